@@ -1,0 +1,320 @@
+"""Cache backends that keep Django's cache contract and survive a failing server.
+
+``BinaryMemcachedCache`` talks to memcached (and MemCachier, which needs SASL)
+through python-binary-memcached. It replaces django-bmemcached, whose
+``touch`` raises, whose ``incr`` creates missing keys and whose ``delete``
+reports success for missing keys. Beyond that library it:
+
+* keeps connections across requests (Django closes caches after each request);
+* bounds every server operation by a short socket timeout, and after one
+  failure skips the server for ``retry_delay`` seconds, so a hung server costs
+  a request one timeout at most and a dead one costs nothing;
+* turns every server error into a miss, as memcached clients traditionally do:
+  a broken cache makes pages slower, never an error page.
+
+Both backends also offer leases (``lease`` and ``set_if_leased``), which the
+task list's caching policy uses to fill an entry only if nobody invalidated it
+while the value was being computed. Memcached implements them with CAS.
+"""
+
+import itertools
+import logging
+import pickle
+import struct
+from datetime import datetime, timedelta
+
+import bmemcached
+from bmemcached.client.distributed import DistributedClient
+from bmemcached.exceptions import MemcachedException
+from bmemcached.protocol import Protocol
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.memcached import BaseMemcachedCache
+
+logger = logging.getLogger(__name__)
+
+# Stored in place of a value while one process computes it. A reader sees a miss.
+LEASE_MARKER = b"\x00django_tasklist:lease\x00"
+
+# Memcached's binary protocol has no negative expiry. An absolute time in 1970
+# (anything above 30 days is read as a Unix timestamp) expires at once, which is
+# what Django means by timeout=0. python-binary-memcached would send 0xFFFFFFFE,
+# the year 2106.
+EXPIRED_AT_ONCE = 60 * 60 * 24 * 30 + 1
+
+_OPCODE = {"delete": 0x04, "incr": 0x05, "decr": 0x06, "touch": 0x1C}
+_INCR_EXTRAS = struct.Struct("!QQL")
+# An incr/decr expiry of 0xFFFFFFFF means "fail if the key is missing".
+_NO_AUTO_CREATE = 0xFFFFFFFF
+
+
+class CacheServerError(Exception):
+    """A server did not answer, or answered with an error."""
+
+
+class _ServerConnection(Protocol):
+    """One memcached server: a circuit breaker and the commands bmemcached lacks."""
+
+    def __init__(self, *args, retry_delay, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.set_retry_delay(retry_delay)
+
+    def _open_connection(self):
+        try:
+            super()._open_connection()
+        except MemcachedException:
+            # Bad credentials: drop the half-open connection and back off like
+            # for any other failure, instead of retrying on every call.
+            self._connection_error(None)
+            raise
+
+    def _connection_error(self, exception):
+        super()._connection_error(exception)
+        if not self.reconnects_deferred_until or self.reconnects_deferred_until < datetime.now():
+            logger.warning(
+                "memcached %s unavailable (%s); skipping it for %ss", self.server, exception, self.retry_delay
+            )
+        self.reconnects_deferred_until = datetime.now() + timedelta(seconds=self.retry_delay)
+
+    def _request(self, command: str, key: str, extras: bytes = b"") -> tuple[int, bytes | None]:
+        keybytes = key.encode()
+        header = struct.pack(
+            self.HEADER_STRUCT,
+            self.MAGIC["request"],
+            _OPCODE[command],
+            len(keybytes),
+            len(extras),
+            0,
+            0,
+            len(extras) + len(keybytes),
+            0,
+            0,
+        )
+        self._send(header + extras + keybytes)
+        response = self._get_response()
+        status, body = response[5], response[9]
+        if status == self.STATUS["server_disconnected"]:
+            raise CacheServerError(f"{self.server}: {body}")
+        return status, body
+
+    def _found(self, command: str, key: str, extras: bytes = b"") -> bytes | None:
+        """Run a command whose only expected failure is a missing key."""
+        status, body = self._request(command, key, extras)
+        if status == self.STATUS["key_not_found"]:
+            return None
+        if status != self.STATUS["success"]:
+            raise CacheServerError(f"{self.server}: {command} failed with status {status}: {body}")
+        return body or b""
+
+    def touch_key(self, key: str, expiry: int) -> bool:
+        return self._found("touch", key, struct.pack("!L", expiry)) is not None
+
+    def delete_key(self, key: str) -> bool:
+        return self._found("delete", key) is not None
+
+    def incr_key(self, key: str, delta: int) -> int | None:
+        command = "incr" if delta >= 0 else "decr"
+        body = self._found(command, key, _INCR_EXTRAS.pack(abs(delta), 0, _NO_AUTO_CREATE))
+        return None if body is None else struct.unpack("!Q", body)[0]
+
+
+class _Client(DistributedClient):
+    """Spreads keys over the servers by consistent hashing (uhashring's ketama ring)."""
+
+    def __init__(self, servers, *, retry_delay, **options):
+        self.retry_delay = retry_delay
+        super().__init__(servers, **options)
+
+    def set_servers(self, servers):
+        self._servers = [
+            _ServerConnection(
+                server=server,
+                username=self.username,
+                password=self.password,
+                compression=self.compression,
+                socket_timeout=self.socket_timeout,
+                pickle_protocol=self.pickle_protocol,
+                pickler=self.pickler,
+                unpickler=self.unpickler,
+                tls_context=self.tls_context,
+                raw_data=self.raw_data,
+                retry_delay=self.retry_delay,
+            )
+            for server in servers
+        ]
+
+    def server_for(self, key: str) -> _ServerConnection:
+        return self._get_server(key)
+
+
+def _on_failure(default):
+    """Log a server error and return ``default``: a cache failure is a miss."""
+
+    def decorate(method):
+        def guarded(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except (OSError, MemcachedException, CacheServerError) as error:
+                logger.error("cache %s failed: %s", method.__name__, error)
+                return default() if callable(default) else default
+
+        guarded.__name__ = method.__name__
+        guarded.__doc__ = method.__doc__
+        return guarded
+
+    return decorate
+
+
+def _key_missing(key):
+    raise ValueError(f"Key '{key}' not found")
+
+
+class BinaryMemcachedCache(BaseMemcachedCache):
+    """Django cache backend for memcached with SASL (MemCachier), on python-binary-memcached."""
+
+    def __init__(self, server, params):
+        super().__init__(server, params, library=bmemcached, value_not_found_exception=ValueError)
+        options = dict(self._options)
+        self._class = _Client
+        self._options = {
+            "username": options.pop("username", None),
+            "password": options.pop("password", None),
+            "socket_timeout": options.pop("socket_timeout", 0.2),
+            "retry_delay": options.pop("retry_delay", 3),
+            "pickle_protocol": pickle.HIGHEST_PROTOCOL,
+            **options,
+        }
+
+    def get_backend_timeout(self, timeout=DEFAULT_TIMEOUT):
+        expiry = super().get_backend_timeout(timeout)
+        return EXPIRED_AT_ONCE if expiry < 0 else expiry
+
+    @_on_failure(default=lambda: None)
+    def _get(self, key, default):
+        return self._cache.get(key, default)
+
+    def get(self, key, default=None, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        value = self._get(key, default)
+        return default if value is None or value == LEASE_MARKER else value
+
+    @_on_failure(default=dict)
+    def get_many(self, keys, version=None):
+        found = super().get_many(keys, version=version)
+        return {key: value for key, value in found.items() if value != LEASE_MARKER}
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        safe_key = self.make_and_validate_key(key, version=version)
+        if not self._store(safe_key, value, self.get_backend_timeout(timeout)):
+            # As Django's memcached backends do: never leave the old value
+            # behind a failed set (a value over memcached's 1 MB item limit).
+            self._delete(safe_key)
+
+    @_on_failure(default=False)
+    def _store(self, key, value, expiry):
+        return self._cache.set(key, value, expiry)
+
+    @_on_failure(default=False)
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        return super().add(key, value, timeout, version)
+
+    @_on_failure(default=False)
+    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        return self._cache.server_for(key).touch_key(key, self.get_backend_timeout(timeout))
+
+    def delete(self, key, version=None):
+        return self._delete(self.make_and_validate_key(key, version=version))
+
+    @_on_failure(default=False)
+    def _delete(self, key):
+        return self._cache.server_for(key).delete_key(key)
+
+    def incr(self, key, delta=1, version=None):
+        safe_key = self.make_and_validate_key(key, version=version)
+        value = self._incr(safe_key, delta)
+        if value is None:
+            _key_missing(key)
+        return value
+
+    @_on_failure(default=None)
+    def _incr(self, key, delta):
+        return self._cache.server_for(key).incr_key(key, delta)
+
+    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+        try:
+            return super().set_many(data, timeout, version)
+        except (OSError, MemcachedException, CacheServerError) as error:
+            logger.error("cache set_many failed: %s", error)
+            return list(data)
+
+    @_on_failure(default=None)
+    def delete_many(self, keys, version=None):
+        super().delete_many(keys, version)
+
+    @_on_failure(default=None)
+    def clear(self):
+        self._cache.flush_all()
+
+    def close(self, **kwargs):
+        # Django calls this after every request. Keep the connection (and its
+        # SASL handshake) for the next one.
+        pass
+
+    @_on_failure(default=None)
+    def lease(self, key, timeout, version=None):
+        """Claim an absent key for filling. Returns a token, or None if the key exists."""
+        key = self.make_and_validate_key(key, version=version)
+        stored, cas = self._cache.add(key, LEASE_MARKER, self.get_backend_timeout(timeout), get_cas=True)
+        return cas if stored else None
+
+    @_on_failure(default=False)
+    def set_if_leased(self, key, lease, value, timeout=DEFAULT_TIMEOUT, version=None):
+        """Store ``value`` only if the key still holds ``lease``: not deleted or replaced since."""
+        key = self.make_and_validate_key(key, version=version)
+        return bool(self._cache.cas(key, value, lease, self.get_backend_timeout(timeout)))
+
+    def server_stats(self) -> dict[str, dict[str, bytes]]:
+        return self._cache.stats()
+
+
+_leases_by_location: dict[str, dict[str, int]] = {}
+_lease_tokens = itertools.count(1)
+
+
+class LocMemLeaseCache(LocMemCache):
+    """Django's in-process cache with the same leases, for development and fast tests."""
+
+    _pickled_marker = pickle.dumps(LEASE_MARKER, pickle.HIGHEST_PROTOCOL)
+
+    def __init__(self, name, params):
+        super().__init__(name, params)
+        self._leases = _leases_by_location.setdefault(name, {})
+
+    def get(self, key, default=None, version=None):
+        value = super().get(key, default, version)
+        return default if value == LEASE_MARKER else value
+
+    def lease(self, key, timeout, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        with self._lock:
+            if not self._has_expired(key):
+                return None
+            token = next(_lease_tokens)
+            self._set(key, self._pickled_marker, timeout)
+            self._leases[key] = token
+            return token
+
+    def set_if_leased(self, key, lease, value, timeout=DEFAULT_TIMEOUT, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        pickled = pickle.dumps(value, self.pickle_protocol)
+        with self._lock:
+            still_leased = (
+                self._leases.get(key) == lease
+                and not self._has_expired(key)
+                and self._cache.get(key) == self._pickled_marker
+            )
+            if still_leased:
+                del self._leases[key]
+                self._set(key, pickled, timeout)
+            return still_leased

@@ -1,0 +1,239 @@
+"""Settings for django_tasklist.
+
+Every value that differs between a laptop and production is read from the
+environment here and nowhere else. The variables are listed in the README.
+Development defaults exist only where they are safe: outside development mode
+a missing secret key or database URL stops the app at start.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    if value.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.strip().lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be True or False, not {value!r}")
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_number(name: str, default: float, *, minimum: float = 0) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {raw!r}")
+    return value
+
+
+def env_choice(name: str, default: str, choices: set[str]) -> str:
+    value = os.environ.get(name, "").strip() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {sorted(choices)}, not {value!r}")
+    return value
+
+
+# The tutorial's default: a fresh checkout runs on SQLite without configuration.
+DEVELOPMENT_MODE = env_bool("DEVELOPMENT_MODE", True)
+DEBUG = env_bool("DEBUG", DEVELOPMENT_MODE)
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEVELOPMENT_MODE:
+        # The tutorial falls back to a random key, which differs in every gunicorn
+        # worker: sessions and CSRF tokens made by one worker fail in the others.
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DEVELOPMENT_MODE is False")
+    SECRET_KEY = "django-insecure-development-only-key-do-not-deploy"
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    # Before staticfiles, so runserver serves static files the way production does.
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "mc_tasklist",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    # On, unlike the tutorial: the page cache stores pages without a token and
+    # each response gets the visitor's own (see mc_tasklist/caching.py).
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "django_tasklist.urls"
+WSGI_APPLICATION = "django_tasklist.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database
+if DEVELOPMENT_MODE:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": BASE_DIR / "db.sqlite3",
+        }
+    }
+elif os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+elif sys.argv[1:2] == ["collectstatic"]:
+    # The build step collects static files before the database exists.
+    DATABASES = {}
+else:
+    raise ImproperlyConfigured("DATABASE_URL must be set when DEVELOPMENT_MODE is False")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Cache. MEMCACHIER_SERVERS selects memcached; without it the cache lives in the
+# process, which is right for one developer and wrong for several workers.
+MEMCACHIER_SERVERS = env_list("MEMCACHIER_SERVERS", "")
+MEMCACHIER_USERNAME = os.environ.get("MEMCACHIER_USERNAME", "")
+MEMCACHIER_PASSWORD = os.environ.get("MEMCACHIER_PASSWORD", "")
+
+if MEMCACHIER_SERVERS:
+    if bool(MEMCACHIER_USERNAME) != bool(MEMCACHIER_PASSWORD):
+        raise ImproperlyConfigured(
+            "Set both MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD, or neither (memcached without SASL)"
+        )
+    CACHES = {
+        "default": {
+            "BACKEND": "django_tasklist.cache_backends.BinaryMemcachedCache",
+            "LOCATION": MEMCACHIER_SERVERS,
+            # Every entry expires: the caching layers pass their own timeouts,
+            # and this bounds whatever else lands in the cache.
+            "TIMEOUT": 24 * 60 * 60,
+            "OPTIONS": {
+                "username": MEMCACHIER_USERNAME or None,
+                "password": MEMCACHIER_PASSWORD or None,
+                # A hung server must cost a request at most this long, once;
+                # then the server is skipped for retry_delay seconds.
+                "socket_timeout": 0.2,
+                "retry_delay": 3,
+            },
+        }
+    }
+elif MEMCACHIER_USERNAME or MEMCACHIER_PASSWORD:
+    raise ImproperlyConfigured("MEMCACHIER_USERNAME or MEMCACHIER_PASSWORD is set but MEMCACHIER_SERVERS is not")
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_tasklist.cache_backends.LocMemLeaseCache",
+            "TIMEOUT": 24 * 60 * 60,
+        }
+    }
+
+# The task list's caching policy (mc_tasklist/caching.py reads these).
+TASKLIST_CACHE_LAYERS = frozenset(env_list("TASKLIST_CACHE_LAYERS", "query,fragment,page"))
+if unknown := TASKLIST_CACHE_LAYERS - {"query", "fragment", "page"}:
+    raise ImproperlyConfigured(f"TASKLIST_CACHE_LAYERS has unknown layers: {sorted(unknown)}")
+TASKLIST_INVALIDATION = env_choice("TASKLIST_INVALIDATION", "delete", {"expire", "delete", "version", "update"})
+TASKLIST_CACHE_TTL = int(env_number("TASKLIST_CACHE_TTL", 60, minimum=1))
+TASKLIST_QUERY_DELAY = env_number("TASKLIST_QUERY_DELAY", 0)
+
+# Sessions in the cache, as the tutorial shows. cached_db survives a cache
+# restart; cache is faster and loses every session when the cache is flushed.
+SESSION_ENGINE = "django.contrib.sessions.backends." + env_choice(
+    "TASKLIST_SESSION_ENGINE", "cached_db", {"cache", "cached_db"}
+)
+# Flash messages travel in the session, so they follow the visitor to any worker.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEVELOPMENT_MODE
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# Production security. App Platform ends TLS at its load balancer and forwards
+# plain HTTP with X-Forwarded-Proto.
+if not DEVELOPMENT_MODE:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # Start HSTS low and raise it once HTTPS is known to work everywhere.
+    SECURE_HSTS_SECONDS = int(env_number("DJANGO_HSTS_SECONDS", 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+    # Preloading is a promise about a domain you own; an *.ondigitalocean.app
+    # name is not yours to preload, so it stays opt-in.
+    SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "django_tasklist": {"level": os.environ.get("TASKLIST_LOG_LEVEL", "INFO")},
+        "mc_tasklist": {"level": os.environ.get("TASKLIST_LOG_LEVEL", "INFO")},
+    },
+}

@@ -1,0 +1,23 @@
+"""gunicorn settings, read by `gunicorn django_tasklist.wsgi` from the working directory."""
+
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8080')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Heartbeat files in memory: App Platform's disk can stall the workers' heartbeat.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+accesslog = "-"
+timeout = 30
+graceful_timeout = 10
+
+
+def on_starting(server):
+    """Refuse to start with a misconfigured cache, rather than fail on the first request."""
+    import django
+    from django.core.management import call_command
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_tasklist.settings")
+    django.setup()
+    call_command("check", tags=["caches"])

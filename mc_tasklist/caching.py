@@ -1,0 +1,184 @@
+"""The task list's caching policy: every key, timeout, layer and invalidation rule.
+
+Three layers nest like the tutorial's Russian dolls; each can be switched off
+with TASKLIST_CACHE_LAYERS:
+
+* ``query``: the task list as plain values, under one key;
+* ``fragment``: each task's rendered row, under a key made from the task's
+  content, so a changed task or a reused id can never show an old row;
+* ``page``: the whole list page, rendered without any visitor's CSRF token
+  (see rendering.py), so one entry serves every visitor.
+
+When the page entry is gone, the page is rebuilt from the cached query and
+fragments. TASKLIST_INVALIDATION picks how writes keep ``query`` and ``page``
+fresh (fragments never need it):
+
+* ``expire``: nothing; entries live TASKLIST_CACHE_TTL seconds, so a change
+  shows up at the latest that long after it was made;
+* ``delete`` (default): a write deletes the entries after it commits;
+* ``version``: a write increments a generation number that is part of every
+  key, so old entries are never read again and age out;
+* ``update``: a write deletes the entries and stores the new list at once.
+
+Correctness across processes rests on two rules. Invalidation runs after the
+database commit. And an entry is filled under a lease (a placeholder added
+with memcached's ``add``, replaced with ``cas``): a write that deletes the
+entry while a reader is still querying the database voids that reader's lease,
+so the reader's list, possibly older than the write, is never stored.
+Every entry has a TTL, so even a lost invalidation (cache unreachable during
+the write) is repaired after TASKLIST_CACHE_TTL seconds.
+"""
+
+import functools
+import hashlib
+import secrets
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.cache import cache
+from django.template.loader import get_template
+from django.utils.functional import cached_property
+
+TASKS_KEY = "tasklist:tasks:v1"
+PAGE_KEY = "tasklist:page"
+FRAGMENT_KEY = "tasklist:row"
+GENERATION_KEY = "tasklist:generation"
+
+# Templates whose output the page and fragment entries hold.
+PAGE_TEMPLATE = "mc_tasklist/index.html"
+ROW_TEMPLATE = "mc_tasklist/_task_row.html"
+
+# A fragment's key names its content, so it cannot go stale: it only needs to
+# expire to free memory.
+FRAGMENT_TTL = 24 * 60 * 60
+# The generation outlives the entries it names; when it does expire, a new
+# random one starts and the old entries are simply never read.
+GENERATION_TTL = 24 * 60 * 60
+
+_UNKNOWN = object()
+
+
+def _lease_ttl() -> int:
+    # Long enough for the slowest fill; short enough that a worker killed
+    # mid-fill blocks caching of that entry only briefly.
+    return int(settings.TASKLIST_QUERY_DELAY) + 5
+
+
+@functools.cache
+def render_version() -> str:
+    """A digest of what rendered HTML depends on besides the data.
+
+    Part of the page and fragment keys, so a deploy that changes a template
+    or a static file's hashed name never serves HTML rendered by the old code.
+    """
+    sources = [get_template(name).template.source for name in (PAGE_TEMPLATE, ROW_TEMPLATE)]
+    sources.append(staticfiles_storage.url("mc_tasklist/bootstrap.min.css"))
+    return hashlib.blake2b("\0".join(sources).encode(), digest_size=6).hexdigest()
+
+
+def page_key() -> str:
+    return f"{PAGE_KEY}:{render_version()}"
+
+
+def fragment_key(task: dict) -> str:
+    # The name is user input: hashed, it cannot break or lengthen the key.
+    content = "\0".join([str(task["id"]), task["name"], task["created_at"].isoformat(), render_version()])
+    return f"{FRAGMENT_KEY}:{task['id']}:{hashlib.blake2b(content.encode(), digest_size=10).hexdigest()}"
+
+
+class TaskListCache:
+    """The cached pieces of the task list page, for one request.
+
+    ``served`` records how each layer answered (hit, miss, off), for the
+    response's X-Cache header.
+    """
+
+    def __init__(self):
+        self.layers = settings.TASKLIST_CACHE_LAYERS
+        self.strategy = settings.TASKLIST_INVALIDATION
+        self.ttl = settings.TASKLIST_CACHE_TTL
+        self.served: dict[str, str] = {}
+
+    @cached_property
+    def _version(self):
+        """The key version for query and page entries; read once per request."""
+        if self.strategy != "version":
+            return None
+        return _current_generation()
+
+    def tasks(self, load: Callable[[], list[dict]]) -> list[dict]:
+        return self._fetch("query", TASKS_KEY, load)
+
+    def page(self, render: Callable[[], str]) -> bytes:
+        return self._fetch("page", page_key(), lambda: render().encode())
+
+    def rows(self, tasks: list[dict], render_row: Callable[[dict], str]) -> list[str]:
+        """Each task's rendered row, from the cache where it has one."""
+        if "fragment" not in self.layers:
+            self.served["fragments"] = "off"
+            return [render_row(task) for task in tasks]
+        keys = [fragment_key(task) for task in tasks]
+        found = cache.get_many(keys) if keys else {}
+        self.served["fragments"] = f"{len(found)}/{len(keys)}"
+        rendered = {key: render_row(task) for key, task in zip(keys, tasks, strict=True) if key not in found}
+        if rendered:
+            cache.set_many(rendered, FRAGMENT_TTL)
+        return [found[key] if key in found else rendered[key] for key in keys]
+
+    def _fetch(self, layer: str, key: str, compute: Callable):
+        if layer not in self.layers or self._version is _UNKNOWN:
+            self.served[layer] = "off" if layer not in self.layers else "unavailable"
+            return compute()
+        value = cache.get(key, version=self._version)
+        if value is not None:  # An empty list is a hit too.
+            self.served[layer] = "hit"
+            return value
+        self.served[layer] = "miss"
+        return self._fill(key, compute)
+
+    def _fill(self, key: str, compute: Callable):
+        lease = cache.lease(key, _lease_ttl(), version=self._version)
+        value = compute()
+        if lease is not None:
+            cache.set_if_leased(key, lease, value, self.ttl, version=self._version)
+        return value
+
+
+def task_list_changed() -> None:
+    """Keep the cache fresh after a committed write, as TASKLIST_INVALIDATION says."""
+    strategy = settings.TASKLIST_INVALIDATION
+    if strategy == "expire":
+        return
+    if strategy == "version":
+        _next_generation()
+        return
+    # Deleting also voids the lease of any reader still filling these entries.
+    cache.delete_many([TASKS_KEY, page_key()])
+    if strategy == "update" and "query" in settings.TASKLIST_CACHE_LAYERS:
+        from mc_tasklist.selectors import task_list
+
+        # The page is left to the next reader: it is rebuilt from this list
+        # and the cached rows without touching the database.
+        TaskListCache()._fill(TASKS_KEY, task_list)
+
+
+def _current_generation():
+    generation = cache.get(GENERATION_KEY)
+    if generation is None:
+        # Random, not 1: after an eviction, counting again from 1 could name
+        # entries written under an earlier 1.
+        candidate = secrets.randbits(62)
+        if cache.add(GENERATION_KEY, candidate, GENERATION_TTL):
+            return candidate
+        generation = cache.get(GENERATION_KEY)
+    return _UNKNOWN if generation is None else generation
+
+
+def _next_generation() -> None:
+    try:
+        cache.incr(GENERATION_KEY)
+    except ValueError:
+        # No generation (evicted, or the cache is down): readers will start a
+        # new random one, which names no old entry.
+        pass
