@@ -1,0 +1,1 @@
+"""Real servers for the tests: a SASL memcached, PostgreSQL databases, gunicorn instances."""

@@ -1,0 +1,218 @@
+"""The cache backends keep Django's documented cache API, on a real SASL memcached.
+
+Each contract test runs against BinaryMemcachedCache on the SASL server and
+against LocMemLeaseCache, the development cache, so both behave the same.
+"""
+
+import os
+import time
+
+import pytest
+from django.core.cache.backends.base import InvalidCacheKey
+
+from django_tasklist.cache_backends import BinaryMemcachedCache, LocMemLeaseCache
+from testsupport.memcached import SaslMemcached
+
+
+def memcached_backend(servers, username=None, password=None, **options):
+    return BinaryMemcachedCache(
+        servers, {"KEY_PREFIX": "contract", "OPTIONS": {"username": username, "password": password, **options}}
+    )
+
+
+@pytest.fixture(params=["memcached", "locmem"])
+def backend(request, memcached):
+    if request.param == "memcached":
+        cache = memcached_backend(memcached.server, memcached.username, memcached.password)
+    else:
+        cache = LocMemLeaseCache("contract", {})
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+def test_get_returns_default_for_a_missing_key(backend):
+    assert backend.get("missing") is None
+    assert backend.get("missing", "fallback") == "fallback"
+
+
+@pytest.mark.parametrize("value", ["text", "ünïcødé", b"\x00bytes", 42, [], {"a": [1, 2]}, 3.5])
+def test_set_then_get_returns_the_same_value(backend, value):
+    backend.set("key", value)
+    assert backend.get("key") == value
+
+
+def test_timeout_zero_stores_nothing_and_none_never_expires(backend):
+    backend.set("gone", "value", 0)
+    backend.set("kept", "value", None)
+    assert backend.get("gone") is None
+    assert backend.get("kept") == "value"
+
+
+def test_add_stores_only_when_the_key_is_absent(backend):
+    assert backend.add("key", "first") is True
+    assert backend.add("key", "second") is False
+    assert backend.get("key") == "first"
+
+
+def test_touch_reports_whether_the_key_exists_and_sets_its_expiry(backend):
+    assert backend.touch("missing", 10) is False
+    backend.set("key", "value", 100)
+    assert backend.touch("key", 1) is True
+    time.sleep(2.2)  # memcached's clock has one-second resolution
+    assert backend.get("key") is None
+
+
+def test_delete_reports_whether_a_key_was_deleted(backend):
+    backend.set("key", "value")
+    assert backend.delete("key") is True
+    assert backend.delete("key") is False
+    assert backend.get("key") is None
+
+
+def test_incr_and_decr_change_an_existing_number(backend):
+    backend.set("n", 10)
+    assert backend.incr("n") == 11
+    assert backend.incr("n", 5) == 16
+    assert backend.decr("n", 6) == 10
+    assert backend.incr("n", -3) == 7
+    assert backend.get("n") == 7
+
+
+def test_incr_and_decr_of_a_missing_key_raise_and_create_nothing(backend):
+    with pytest.raises(ValueError):
+        backend.incr("missing")
+    with pytest.raises(ValueError):
+        backend.decr("missing")
+    assert backend.get("missing") is None
+
+
+def test_get_many_returns_only_the_keys_found(backend):
+    backend.set("a", 1)
+    backend.set("b", [])
+    assert backend.get_many(["a", "b", "c"]) == {"a": 1, "b": []}
+    assert backend.get_many([]) == {}
+
+
+def test_set_many_stores_all_and_reports_no_failures(backend):
+    assert backend.set_many({"a": 1, "b": "two"}) == []
+    assert backend.get_many(["a", "b"]) == {"a": 1, "b": "two"}
+
+
+def test_delete_many_removes_every_key(backend):
+    backend.set_many({"a": 1, "b": 2, "c": 3})
+    backend.delete_many(["a", "b", "missing"])
+    assert backend.get_many(["a", "b", "c"]) == {"c": 3}
+
+
+def test_has_key(backend):
+    backend.set("key", "value")
+    assert backend.has_key("key") is True
+    assert backend.has_key("missing") is False
+
+
+def test_clear_removes_everything(backend):
+    backend.set_many({"a": 1, "b": 2})
+    backend.clear()
+    assert backend.get_many(["a", "b"]) == {}
+
+
+def test_get_or_set_and_versions(backend):
+    assert backend.get_or_set("key", "computed") == "computed"
+    assert backend.get_or_set("key", "other") == "computed"
+    backend.set("key", "v1", version=1)
+    backend.set("key", "v2", version=2)
+    assert backend.get("key", version=1) == "v1"
+    assert backend.get("key", version=2) == "v2"
+
+
+def test_a_lease_makes_a_key_read_as_missing_until_it_is_filled(backend):
+    lease = backend.lease("key", 10)
+    assert lease is not None
+    assert backend.get("key") is None
+    assert backend.get_many(["key"]) == {}
+    assert backend.lease("key", 10) is None, "a second reader must not get the same lease"
+    assert backend.set_if_leased("key", lease, "value") is True
+    assert backend.get("key") == "value"
+
+
+def test_a_lease_is_refused_for_a_key_that_has_a_value(backend):
+    backend.set("key", "value")
+    assert backend.lease("key", 10) is None
+
+
+def test_deleting_a_leased_key_voids_the_lease(backend):
+    lease = backend.lease("key", 10)
+    backend.delete("key")
+    assert backend.set_if_leased("key", lease, "stale") is False
+    assert backend.get("key") is None
+
+
+def test_a_lease_voided_and_taken_again_cannot_be_used_by_its_first_holder(backend):
+    first = backend.lease("key", 10)
+    backend.delete("key")
+    second = backend.lease("key", 10)
+    assert backend.set_if_leased("key", first, "stale") is False
+    assert backend.set_if_leased("key", second, "fresh") is True
+    assert backend.get("key") == "fresh"
+
+
+# memcached only
+
+
+def test_keys_memcached_cannot_store_are_rejected(memcached):
+    cache = memcached_backend(memcached.server, memcached.username, memcached.password)
+    with pytest.raises(InvalidCacheKey):
+        cache.get("has space")
+    with pytest.raises(InvalidCacheKey):
+        cache.get("x" * 300)
+
+
+def test_a_value_too_large_for_memcached_is_not_stored_and_the_old_value_is_gone(memcached):
+    cache = memcached_backend(memcached.server, memcached.username, memcached.password)
+    cache.set("big", "small")
+    cache.set("big", os.urandom(2 * 1024 * 1024))  # incompressible, over the 1 MB item limit
+    assert cache.get("big") is None
+
+
+def test_the_connection_is_kept_across_requests(memcached):
+    cache = memcached_backend(memcached.server, memcached.username, memcached.password)
+    cache.get("warm-up")
+    before = int(cache.server_stats()[memcached.server]["total_connections"])
+    for _ in range(20):
+        cache.get("key")
+        cache.close()  # what Django calls at the end of each request
+    after = int(cache.server_stats()[memcached.server]["total_connections"])
+    assert after == before
+
+
+def test_wrong_credentials_read_as_misses_not_errors(memcached):
+    cache = memcached_backend(memcached.server, memcached.username, "wrong-password")
+    cache.set("key", "value")
+    assert cache.get("key") is None
+    assert cache.add("key", "value") is False
+    assert cache.delete("key") is False
+
+
+def test_memcached_without_authentication_works():
+    server = SaslMemcached(sasl=False).start()
+    try:
+        cache = memcached_backend(server.server)
+        cache.set("key", "value")
+        assert cache.get("key") == "value"
+    finally:
+        server.cleanup()
+
+
+def test_keys_are_spread_over_several_servers():
+    servers = [SaslMemcached().start() for _ in range(2)]
+    try:
+        cache = memcached_backend([s.server for s in servers], "tasklist", "tasklist-secret")
+        cache.set_many({f"key{i}": i for i in range(100)})
+        items = [int(cache.server_stats()[s.server]["curr_items"]) for s in servers]
+        assert sum(items) == 100
+        assert min(items) > 10, f"consistent hashing should use both servers, got {items}"
+        assert cache.get_many([f"key{i}" for i in range(100)]) == {f"key{i}": i for i in range(100)}
+    finally:
+        for server in servers:
+            server.cleanup()

@@ -1,0 +1,38 @@
+"""The app under gunicorn, started as production starts it: `gunicorn django_tasklist.wsgi`."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from testsupport.ports import free_port, wait_for_port
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class GunicornInstance:
+    def __init__(self, env: dict[str, str], *, workers: int = 2):
+        self.port = free_port()
+        self.env = {**os.environ, **env, "PORT": str(self.port), "WEB_CONCURRENCY": str(workers)}
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "GunicornInstance":
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        self.process = subprocess.Popen(
+            [str(gunicorn), "django_tasklist.wsgi", "--bind", f"127.0.0.1:{self.port}", "--access-logfile", "/dev/null"],
+            cwd=REPO,
+            env=self.env,
+        )
+        wait_for_port(self.port, timeout=30, process=self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None

@@ -1,0 +1,67 @@
+"""A visitor to a running app over real HTTP: its own cookies, a fresh connection per request."""
+
+import http.client
+import re
+import urllib.parse
+from dataclasses import dataclass
+
+TOKEN_PATTERN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+@dataclass
+class Response:
+    status: int
+    headers: http.client.HTTPMessage
+    text: str
+
+    def csrf_tokens(self) -> list[str]:
+        return TOKEN_PATTERN.findall(self.text)
+
+
+class Visitor:
+    """Behaves like a browser behind App Platform's TLS proxy, with JavaScript off."""
+
+    def __init__(self, port: int, *, timeout: float = 10.0):
+        self.port = port
+        self.timeout = timeout
+        self.cookies: dict[str, str] = {}
+        self.last_page: Response | None = None
+
+    def request(self, method: str, path: str, form: dict | None = None, headers: dict | None = None) -> Response:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        sent = {
+            "Host": f"127.0.0.1:{self.port}",
+            "X-Forwarded-Proto": "https",
+            "Origin": f"https://127.0.0.1:{self.port}",
+            "Connection": "close",
+            **(headers or {}),
+        }
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            connection.request(method, path, body=body, headers=sent)
+            raw = connection.getresponse()
+            response = Response(raw.status, raw.headers, raw.read().decode())
+        finally:
+            connection.close()
+        for cookie in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = cookie.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return response
+
+    def get(self, path: str = "/") -> Response:
+        response = self.request("GET", path)
+        if path == "/":
+            self.last_page = response
+        return response
+
+    def post(self, path: str, form: dict) -> Response:
+        """Submit a form from the last page seen, token included, as a browser would."""
+        if self.last_page is None:
+            self.get("/")
+        token = self.last_page.csrf_tokens()[0]
+        return self.request("POST", path, {"csrfmiddlewaretoken": token, **form})

@@ -1,0 +1,82 @@
+"""memcached servers for the tests; by default requiring SASL authentication, as MemCachier does."""
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+from testsupport.ports import free_port, wait_for_port
+
+INSTALL_HINT = "apt-get install -y memcached sasl2-bin libsasl2-modules"
+
+
+def _require(program: str) -> str:
+    path = shutil.which(program) or shutil.which(program, path="/usr/sbin:/usr/bin")
+    if path is None:
+        raise RuntimeError(f"{program} is not installed; the tests need it: {INSTALL_HINT}")
+    return path
+
+
+class SaslMemcached:
+    def __init__(
+        self, *, username: str = "tasklist", password: str = "tasklist-secret", memory_mb: int = 64, sasl: bool = True
+    ):
+        self.sasl = sasl
+        self.username = username
+        self.password = password
+        self.memory_mb = memory_mb
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self._dir = Path(tempfile.mkdtemp(prefix="sasl-memcached-"))
+        (self._dir / "memcached.conf").write_text(f"mech_list: plain\nsasldb_path: {self._dir / 'sasldb2'}\n")
+        subprocess.run(
+            [_require("saslpasswd2"), "-a", "memcached", "-c", "-p", "-f", str(self._dir / "sasldb2"), username],
+            input=password.encode(),
+            check=True,
+        )
+
+    @property
+    def server(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        if not self.sasl:
+            return {"MEMCACHIER_SERVERS": self.server, "MEMCACHIER_USERNAME": "", "MEMCACHIER_PASSWORD": ""}
+        return {
+            "MEMCACHIER_SERVERS": self.server,
+            "MEMCACHIER_USERNAME": self.username,
+            "MEMCACHIER_PASSWORD": self.password,
+        }
+
+    def start(self) -> "SaslMemcached":
+        command = [_require("memcached"), *(["-S"] if self.sasl else []), "-l", "127.0.0.1", "-p", str(self.port), "-U", "0"]
+        command += ["-m", str(self.memory_mb)]
+        if os.geteuid() == 0:
+            command += ["-u", "root"]
+        self.process = subprocess.Popen(
+            command,
+            env={**os.environ, "SASL_CONF_PATH": str(self._dir)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, process=self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def pause(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
