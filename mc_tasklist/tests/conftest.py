@@ -1,0 +1,49 @@
+import re
+
+import pytest
+from django.test import Client
+
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+class Browser(Client):
+    """A test client that checks CSRF tokens and submits forms from the page, as a browser does."""
+
+    def __init__(self, **kwargs):
+        super().__init__(enforce_csrf_checks=True, **kwargs)
+
+    def token(self) -> str:
+        return TOKEN.search(self.get("/").content.decode()).group(1)
+
+    def submit(self, path: str, data: dict, **kwargs):
+        return self.post(path, {"csrfmiddlewaretoken": self.token(), **data}, **kwargs)
+
+    def add(self, name: str, **kwargs):
+        return self.submit("/add", {"name": name}, **kwargs)
+
+    def remove(self, task_id, **kwargs):
+        return self.submit("/remove", {"id": task_id}, **kwargs)
+
+
+@pytest.fixture
+def browser():
+    return Browser()
+
+
+@pytest.fixture
+def other_browser():
+    return Browser()
+
+
+@pytest.fixture
+def caching(settings):
+    """Choose the caching setup for one test: caching(layers="query,page", invalidation="version")."""
+
+    def configure(*, layers="query,fragment,page", invalidation="delete", ttl=60, query_delay=0):
+        settings.TASKLIST_CACHE_LAYERS = frozenset(filter(None, layers.split(",")))
+        settings.TASKLIST_INVALIDATION = invalidation
+        settings.TASKLIST_CACHE_TTL = ttl
+        settings.TASKLIST_QUERY_DELAY = query_delay
+
+    configure()
+    return configure
