@@ -17,6 +17,7 @@ task list's caching policy uses to fill an entry only if nobody invalidated it
 while the value was being computed. Memcached implements them with CAS.
 """
 
+import functools
 import itertools
 import logging
 import pickle
@@ -151,6 +152,7 @@ def _on_failure(default):
     """Log a server error and return ``default``: a cache failure is a miss."""
 
     def decorate(method):
+        @functools.wraps(method)
         def guarded(self, *args, **kwargs):
             try:
                 return method(self, *args, **kwargs)
@@ -158,8 +160,6 @@ def _on_failure(default):
                 logger.error("cache %s failed: %s", method.__name__, error)
                 return default() if callable(default) else default
 
-        guarded.__name__ = method.__name__
-        guarded.__doc__ = method.__doc__
         return guarded
 
     return decorate

@@ -36,8 +36,8 @@ def other_browser():
 
 
 @pytest.fixture
-def caching(settings):
-    """Choose the caching setup for one test: caching(layers="query,page", invalidation="version")."""
+def cache_setup(settings):
+    """Choose the caching setup for one test: cache_setup(layers="query,page", invalidation="version")."""
 
     def configure(*, layers="query,fragment,page", invalidation="delete", ttl=60, query_delay=0):
         settings.TASKLIST_CACHE_LAYERS = frozenset(filter(None, layers.split(",")))

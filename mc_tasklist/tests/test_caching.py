@@ -1,0 +1,203 @@
+"""What each caching layer stores, and how each invalidation strategy keeps it fresh.
+
+These run in one process against the SASL memcached; test_multi_instance.py
+checks the same promises across gunicorn instances.
+"""
+
+import inspect
+
+import pytest
+from django.core.cache import cache, caches
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.test import Client
+
+from mc_tasklist import caching, services
+from mc_tasklist.models import Task
+from mc_tasklist.selectors import task_list
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STRATEGIES = ["delete", "version", "update"]
+
+
+def memcached_gets(memcached) -> int:
+    """How many keys the server has been asked for, by its own count."""
+    return int(caches["default"].server_stats()[memcached.server]["cmd_get"])
+
+
+def names(response) -> list[str]:
+    import re
+
+    return re.findall(r'<td class="text-break">([^<]*)</td>', response.content.decode())
+
+
+def test_the_query_layer_stores_plain_values_not_a_queryset(cache_setup):
+    cache_setup(layers="query")
+    Task.objects.create(name="Plain")
+    Client().get("/")
+    stored = cache.get(caching.TASKS_KEY)
+    assert type(stored) is list
+    assert stored[0]["name"] == "Plain"
+    assert set(stored[0]) == {"id", "name", "created_at"}
+
+
+def test_an_empty_list_is_a_hit(cache_setup):
+    cache_setup(layers="query")
+    assert Client().get("/")["X-Cache"] == "page=off; query=miss; fragments=off"
+    assert Client().get("/")["X-Cache"] == "page=off; query=hit; fragments=off"
+
+
+def test_a_page_hit_costs_one_cache_read(cache_setup, memcached):
+    Task.objects.bulk_create(Task(name=f"Task {i}") for i in range(5))
+    Client().get("/")
+    before = memcached_gets(memcached)
+    response = Client().get("/")
+    assert response["X-Cache"] == "page=hit"
+    assert memcached_gets(memcached) - before == 1
+
+
+def test_a_page_miss_rebuilds_from_the_cached_query_and_rows(cache_setup):
+    Task.objects.bulk_create(Task(name=f"Task {i}") for i in range(3))
+    Client().get("/")
+    cache.delete(caching.page_key())
+    assert Client().get("/")["X-Cache"] == "page=miss; query=hit; fragments=3/3"
+
+
+def test_rows_are_reused_across_a_change_to_the_list(cache_setup):
+    Task.objects.bulk_create(Task(name=f"Task {i}") for i in range(3))
+    Client().get("/")
+    services.task_create(name="New")
+    assert Client().get("/")["X-Cache"] == "page=miss; query=miss; fragments=3/4"
+
+
+def test_a_renamed_task_gets_a_new_row_not_the_old_one(cache_setup):
+    task = Task.objects.create(name="Before")
+    Client().get("/")
+    Task.objects.filter(id=task.id).update(name="After")
+    cache.delete_many([caching.TASKS_KEY, caching.page_key()])
+    assert names(Client().get("/")) == ["After"]
+
+
+def test_a_reused_id_never_shows_the_old_row(cache_setup):
+    task = Task.objects.create(name="Original")
+    Client().get("/")
+    created_at = task.created_at
+    Task.objects.all().delete()
+    # SQLite and a restored database can hand out an id again.
+    Task.objects.create(id=task.id, name="Reused")
+    Task.objects.filter(id=task.id).update(created_at=created_at)
+    cache.delete_many([caching.TASKS_KEY, caching.page_key()])
+    assert names(Client().get("/")) == ["Reused"]
+
+
+@pytest.mark.parametrize("layers", ["", "query", "fragment", "page", "query,page", "query,fragment,page"])
+def test_each_layer_can_be_switched_off(cache_setup, layers):
+    cache_setup(layers=layers)
+    Task.objects.create(name="Switchable")
+    Client().get("/")
+    served = Client().get("/")["X-Cache"]
+    for layer in ("query", "page"):
+        if layer not in layers:
+            assert f"{layer}=off" in served or "page=hit" in served
+    if not layers:
+        assert served == "page=off; query=off; fragments=off"
+        assert cache.get(caching.TASKS_KEY) is None
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("layers", ["query", "page", "query,fragment,page"])
+def test_a_write_is_seen_by_the_next_read(cache_setup, strategy, layers):
+    cache_setup(layers=layers, invalidation=strategy)
+    Client().get("/")
+    services.task_create(name="Fresh")
+    assert names(Client().get("/")) == ["Fresh"]
+    services.task_delete(task_id=Task.objects.get().id)
+    assert names(Client().get("/")) == []
+
+
+def test_update_stores_the_new_list_so_the_next_read_skips_the_database(cache_setup, django_assert_num_queries):
+    cache_setup(invalidation="update")
+    Client().get("/")
+    services.task_create(name="Stored by the writer")
+    assert cache.get(caching.TASKS_KEY)[0]["name"] == "Stored by the writer"
+    with django_assert_num_queries(0):
+        response = Client().get("/")
+    assert response["X-Cache"] == "page=miss; query=hit; fragments=0/1"
+
+
+def test_expire_serves_the_old_list_until_the_ttl_ends(cache_setup):
+    cache_setup(invalidation="expire", ttl=2)
+    Client().get("/")
+    services.task_create(name="Later")
+    assert names(Client().get("/")) == [], "expire's documented trade-off"
+    import time
+
+    time.sleep(3.1)
+    assert names(Client().get("/")) == ["Later"]
+
+
+def test_version_moves_every_key_to_a_new_generation(cache_setup):
+    cache_setup(invalidation="version")
+    Client().get("/")
+    generation = cache.get(caching.GENERATION_KEY)
+    services.task_create(name="Next")
+    assert cache.get(caching.GENERATION_KEY) == generation + 1
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_reader_that_loaded_the_list_before_a_write_committed_does_not_cache_it(cache_setup, strategy):
+    """The race the tutorial's code loses: reader queries, writer commits and invalidates, reader stores."""
+    cache_setup(layers="query", invalidation=strategy)
+
+    def load_then_a_write_commits():
+        before_the_write = task_list()
+        services.task_create(name="Committed meanwhile")
+        return before_the_write
+
+    assert caching.TaskListCache().tasks(load_then_a_write_commits) == []
+    assert [task["name"] for task in caching.TaskListCache().tasks(task_list)] == ["Committed meanwhile"]
+
+
+def test_a_second_reader_during_a_fill_reads_the_database_and_stores_nothing(cache_setup):
+    cache_setup(layers="query")
+    seen = []
+
+    def slow_load():
+        seen.append(caching.TaskListCache().tasks(lambda: ["second reader"]))
+        seen.append(cache.get(caching.TASKS_KEY))
+        return ["first reader"]
+
+    assert caching.TaskListCache().tasks(slow_load) == ["first reader"]
+    assert seen == [["second reader"], None], "the second reader stored nothing"
+    assert cache.get(caching.TASKS_KEY) == ["first reader"]
+
+
+@pytest.mark.parametrize("strategy", ["expire", *STRATEGIES])
+def test_every_entry_is_stored_with_a_finite_timeout(cache_setup, strategy, monkeypatch):
+    """No entry lives forever, so even a lost invalidation heals by itself."""
+    cache_setup(invalidation=strategy)
+    backend = caches["default"]
+    timeouts = []
+    for name in ("set", "add", "set_many", "lease", "set_if_leased"):
+        original = getattr(backend, name)
+        signature = inspect.signature(original)
+
+        def recording(*args, _original=original, _signature=signature, **kwargs):
+            bound = _signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            timeouts.append(bound.arguments["timeout"])
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(backend, name, recording)
+    Client().get("/")
+    services.task_create(name="One")
+    Client().get("/")
+    assert timeouts, "the cycle stored entries"
+    assert all(t is not None and (t is DEFAULT_TIMEOUT or 0 < t <= 24 * 60 * 60) for t in timeouts), timeouts
+    assert backend.default_timeout == 24 * 60 * 60
+
+
+def test_sessions_are_kept_in_the_cache(browser):
+    browser.add("Session task")
+    session_key = browser.cookies["sessionid"].value
+    assert cache.get(f"django.contrib.sessions.cached_db{session_key}") is not None
