@@ -71,11 +71,13 @@ class _ServerConnection(Protocol):
 
     def _connection_error(self, exception):
         super()._connection_error(exception)
-        if not self.reconnects_deferred_until or self.reconnects_deferred_until < datetime.now():
-            logger.warning(
-                "memcached %s unavailable (%s); skipping it for %ss", self.server, exception, self.retry_delay
-            )
-        self.reconnects_deferred_until = datetime.now() + timedelta(seconds=self.retry_delay)
+        now = datetime.now()
+        if self.reconnects_deferred_until and self.reconnects_deferred_until > now:
+            # The "error" is bmemcached refusing to reconnect while we back off;
+            # extending the back-off here would keep a busy app off the server forever.
+            return
+        logger.warning("memcached %s unavailable (%r); skipping it for %ss", self.server, exception, self.retry_delay)
+        self.reconnects_deferred_until = now + timedelta(seconds=self.retry_delay)
 
     def _request(self, command: str, key: str, extras: bytes = b"") -> tuple[int, bytes | None]:
         keybytes = key.encode()
