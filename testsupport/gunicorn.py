@@ -17,15 +17,26 @@ class GunicornInstance:
         self.env = {**os.environ, **env, "PORT": str(self.port), "WEB_CONCURRENCY": str(workers)}
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "GunicornInstance":
+    def start(self, *, wait: bool = True) -> "GunicornInstance":
         gunicorn = Path(sys.executable).with_name("gunicorn")
         self.process = subprocess.Popen(
-            [str(gunicorn), "django_tasklist.wsgi", "--bind", f"127.0.0.1:{self.port}", "--access-logfile", "/dev/null"],
+            [
+                str(gunicorn),
+                "django_tasklist.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--access-logfile",
+                "/dev/null",
+            ],
             cwd=REPO,
             env=self.env,
         )
-        wait_for_port(self.port, timeout=30, process=self.process)
+        if wait:
+            self.wait_ready()
         return self
+
+    def wait_ready(self) -> None:
+        wait_for_port(self.port, timeout=30, process=self.process)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -36,3 +47,9 @@ class GunicornInstance:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env={**os.environ, **env}, check=True
+    )

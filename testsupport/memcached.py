@@ -51,7 +51,16 @@ class SaslMemcached:
         }
 
     def start(self) -> "SaslMemcached":
-        command = [_require("memcached"), *(["-S"] if self.sasl else []), "-l", "127.0.0.1", "-p", str(self.port), "-U", "0"]
+        command = [
+            _require("memcached"),
+            *(["-S"] if self.sasl else []),
+            "-l",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "0",
+        ]
         command += ["-m", str(self.memory_mb)]
         if os.geteuid() == 0:
             command += ["-u", "root"]

@@ -23,7 +23,9 @@ def _admin_connection() -> psycopg.Connection:
             connect_timeout=5,
         )
     except psycopg.OperationalError as error:
-        raise RuntimeError(f"PostgreSQL is required for the tests and is not reachable at {SERVER_URL}: {error}") from error
+        raise RuntimeError(
+            f"PostgreSQL is required for the tests and is not reachable at {SERVER_URL}: {error}"
+        ) from error
 
 
 def require_server() -> None:

@@ -19,7 +19,7 @@ from testsupport.memcached import SaslMemcached
 _memcached: SaslMemcached | None = None
 
 
-def test_environment(memcached: SaslMemcached, database: str) -> dict[str, str]:
+def app_environment(memcached: SaslMemcached, database: str) -> dict[str, str]:
     """Production settings pointed at the test servers."""
     return {
         "DEVELOPMENT_MODE": "False",
@@ -40,7 +40,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
     postgres.require_server()
     _memcached = SaslMemcached().start()
     early_config.stash[memcached_key] = _memcached
-    os.environ.update(test_environment(_memcached, "tasklist"))
+    os.environ.update(app_environment(_memcached, "tasklist"))
     try:
         # Production settings serve static files from the collected manifest.
         subprocess.run(
