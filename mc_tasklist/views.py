@@ -30,6 +30,8 @@ def remove(request):
         return list_page_response(request, error=form.errors["id"][0], status=400)
     task = services.task_delete(task_id=form.cleaned_data["id"])
     if task is None:
-        return list_page_response(request, error="That task does not exist; it may have been deleted already.", status=404)
+        return list_page_response(
+            request, error="That task does not exist; it may have been deleted already.", status=404
+        )
     messages.success(request, f"Deleted “{task.name}”.")
     return redirect("index")

@@ -95,7 +95,7 @@ def test_instances_agree_after_every_write(instances, strategy, layers):
         assert writer_one.post("/add", {"name": name}).status == 302
         for instance in (second, first):
             if lag:
-                wait_for(instance, lambda names: name in names, within=lag)
+                wait_for(instance, lambda names, name=name: name in names, within=lag)
             else:
                 assert name in anonymous_list(instance)
 
@@ -103,7 +103,7 @@ def test_instances_agree_after_every_write(instances, strategy, layers):
         assert writer_two.post("/remove", {"id": task_id(page, name)}).status == 302
         for instance in (first, second):
             if lag:
-                wait_for(instance, lambda names: name not in names, within=lag)
+                wait_for(instance, lambda names, name=name: name not in names, within=lag)
             else:
                 assert name not in anonymous_list(instance)
 

@@ -1,0 +1,34 @@
+# The commands the README gives. The virtual environment lives in .venv.
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: install run test lint format clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+## Start the app on SQLite and the in-process cache, at http://127.0.0.1:8000/
+run: install
+	$(PYTHON) manage.py migrate --noinput
+	$(PYTHON) manage.py runserver 127.0.0.1:$(PORT)
+
+## Every test, against PostgreSQL (127.0.0.1:5432) and a SASL memcached it starts itself
+test: install
+	$(PYTHON) -m pytest
+
+lint: install
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+format: install
+	$(PYTHON) -m ruff check --fix .
+	$(PYTHON) -m ruff format .
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3 .pytest_cache .ruff_cache

@@ -1,0 +1,128 @@
+"""Configuration comes from the environment, and a bad one stops the app at start.
+
+Each case runs manage.py in a new process with its own environment, because
+settings are read once, at start.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from testsupport.gunicorn import REPO, GunicornInstance
+from testsupport.pytest_plugin import memcached_key
+
+UNSET = None
+
+
+def manage(*args, **env):
+    environment = {key: value for key, value in os.environ.items() if key not in env}
+    environment.update({key: value for key, value in env.items() if value is not UNSET})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=REPO, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def show(setting, **env):
+    code = f"from django.conf import settings; print(repr(settings.{setting}))"
+    result = manage("shell", "--no-imports", "-c", code, **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = manage("check", DJANGO_SECRET_KEY=UNSET)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set when DEVELOPMENT_MODE is False" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_database_url():
+    result = manage("check", DATABASE_URL=UNSET)
+    assert result.returncode != 0
+    assert "DATABASE_URL must be set when DEVELOPMENT_MODE is False" in result.stderr
+
+
+def test_development_mode_needs_nothing_and_uses_sqlite_and_the_process_cache():
+    env = {name: UNSET for name in os.environ if name.startswith(("DJANGO_", "MEMCACHIER_", "DATABASE_", "DEBUG"))}
+    env["DEVELOPMENT_MODE"] = UNSET
+    assert "sqlite3" in show("DATABASES['default']['ENGINE']", **env)
+    assert "LocMemLeaseCache" in show("CACHES['default']['BACKEND']", **env)
+    assert show("DEBUG", **env) == "True"
+
+
+def test_debug_is_off_in_production_unless_set():
+    assert show("DEBUG", DEBUG=UNSET) == "False"
+    assert show("DEBUG", DEBUG="True") == "True"
+
+
+def test_allowed_hosts_come_from_a_comma_list():
+    assert (
+        show("ALLOWED_HOSTS", DJANGO_ALLOWED_HOSTS="a.example.com, b.example.com")
+        == "['a.example.com', 'b.example.com']"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MEMCACHIER_PASSWORD": ""}, "Set both MEMCACHIER_USERNAME and MEMCACHIER_PASSWORD, or neither"),
+        ({"MEMCACHIER_SERVERS": ""}, "MEMCACHIER_USERNAME or MEMCACHIER_PASSWORD is set but MEMCACHIER_SERVERS is not"),
+        ({"TASKLIST_CACHE_LAYERS": "query,pages"}, "TASKLIST_CACHE_LAYERS has unknown layers: ['pages']"),
+        ({"TASKLIST_INVALIDATION": "purge"}, "TASKLIST_INVALIDATION must be one of"),
+        ({"TASKLIST_CACHE_TTL": "soon"}, "TASKLIST_CACHE_TTL must be a number"),
+        ({"TASKLIST_CACHE_TTL": "0"}, "TASKLIST_CACHE_TTL must be at least 1"),
+        ({"TASKLIST_SESSION_ENGINE": "file"}, "TASKLIST_SESSION_ENGINE must be one of"),
+        ({"DEBUG": "maybe"}, "DEBUG must be True or False"),
+    ],
+)
+def test_a_misconfiguration_is_a_clear_error_at_start(env, message):
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_wrong_memcached_credentials_stop_the_checks(request):
+    memcached = request.config.stash[memcached_key]
+    result = manage("check", MEMCACHIER_PASSWORD="wrong", MEMCACHIER_USERNAME=memcached.username)
+    assert result.returncode != 0
+    assert "mc_tasklist.E001" in result.stderr
+    assert "refused the configured credentials" in result.stderr
+
+
+def test_gunicorn_refuses_to_start_with_wrong_memcached_credentials():
+    instance = GunicornInstance({"MEMCACHIER_PASSWORD": "wrong"}).start(wait=False)
+    try:
+        assert instance.process.wait(timeout=30) != 0
+    finally:
+        instance.stop()
+
+
+def test_an_unreachable_memcached_is_only_a_warning():
+    result = manage("check", MEMCACHIER_SERVERS="127.0.0.1:1")
+    assert result.returncode == 0, result.stderr
+    assert "mc_tasklist.W001" in result.stderr
+
+
+@pytest.mark.parametrize("engine", ["cache", "cached_db"])
+def test_the_session_engine_is_chosen_by_the_environment(engine):
+    assert show("SESSION_ENGINE", TASKLIST_SESSION_ENGINE=engine) == f"'django.contrib.sessions.backends.{engine}'"
+
+
+def test_cached_db_sessions_are_the_default():
+    assert show("SESSION_ENGINE", TASKLIST_SESSION_ENGINE=UNSET) == "'django.contrib.sessions.backends.cached_db'"
+
+
+def test_check_deploy_passes_on_production_settings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", DJANGO_SECURE_SSL_REDIRECT=UNSET)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_collectstatic_runs_without_a_database_as_the_build_step_does(tmp_path):
+    result = manage("collectstatic", "--noinput", "--dry-run", DATABASE_URL=UNSET)
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_model_change_has_a_migration():
+    result = manage("makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stdout
