@@ -120,3 +120,26 @@ def test_a_visitor_sees_their_own_write_on_every_worker_many_times(instances):
         page = visitor.get("/").text
         assert name in task_names(page)
         assert f"Added “{name}”." in page, "the flash message follows the visitor to the other instance"
+
+
+@pytest.mark.parametrize("fault", ["killed", "paused"])
+def test_every_worker_serves_pages_and_takes_writes_while_memcached_is_down(instances, request, fault):
+    from testsupport.pytest_plugin import memcached_key
+
+    memcached = request.config.stash[memcached_key]
+    first, second = instances()
+    for instance in (first, second):
+        anonymous_list(instance)  # workers connected, pages cached
+    memcached.stop() if fault == "killed" else memcached.pause()
+    try:
+        writer = Visitor(first.port)
+        for round_number in range(6):
+            name = f"{fault}/{round_number}"
+            start = time.monotonic()
+            assert writer.post("/add", {"name": name}).status == 302
+            for instance in (first, second):
+                assert name in anonymous_list(instance)
+            # One 0.2 s socket timeout per worker at most, with room for a slow machine.
+            assert time.monotonic() - start < 2.0
+    finally:
+        memcached.start() if fault == "killed" else memcached.resume()
