@@ -78,7 +78,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_tasklist.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django_tasklist.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -117,7 +119,9 @@ if DEVELOPMENT_MODE:
         }
     }
 elif os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60, conn_health_checks=True)}
+    # An unreachable database fails a request in seconds instead of hanging it.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 elif sys.argv[1:2] == ["collectstatic"]:
     # The build step collects static files before the database exists.
     DATABASES = {}
@@ -220,6 +224,8 @@ if not DEVELOPMENT_MODE:
     # name is not yours to preload, so it stays opt-in.
     SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SESSION_COOKIE_HTTPONLY = True
+# The token reaches forms in the page; no script needs to read the cookie.
+CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -3,6 +3,10 @@ import re
 import pytest
 from django.test import Client
 
+from testsupport import postgres
+from testsupport.gunicorn import GunicornInstance, migrate
+from testsupport.pytest_plugin import app_environment
+
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -47,3 +51,33 @@ def cache_setup(settings):
 
     configure()
     return configure
+
+
+@pytest.fixture(scope="module")
+def app_env(request):
+    from testsupport.pytest_plugin import memcached_key
+
+    memcached = request.config.stash[memcached_key]
+    database = postgres.create_database()
+    env = {**app_environment(memcached, database), "DJANGO_SECURE_SSL_REDIRECT": "True"}
+    migrate(env)
+    yield env
+    postgres.drop_database(database)
+
+
+@pytest.fixture
+def instances(app_env):
+    """Start gunicorn instances on the shared test database: instances(TASKLIST_INVALIDATION="version")."""
+    started = []
+
+    def start(**settings):
+        env = {**app_env, **{key: str(value) for key, value in settings.items()}}
+        pair = [GunicornInstance(env, workers=2).start(wait=False) for _ in range(2)]
+        started.extend(pair)
+        for instance in pair:
+            instance.wait_ready()
+        return pair
+
+    yield start
+    for instance in started:
+        instance.stop()

@@ -13,10 +13,7 @@ import time
 import pytest
 from django.core.cache import caches
 
-from testsupport import postgres
-from testsupport.gunicorn import GunicornInstance, migrate
 from testsupport.http import Visitor
-from testsupport.pytest_plugin import app_environment
 
 pytestmark = pytest.mark.gunicorn
 
@@ -24,35 +21,6 @@ LAYER_SETS = [",".join(c) for n in range(4) for c in itertools.combinations(["qu
 STRATEGIES = ["delete", "version", "update", "expire"]
 ROUNDS = 5
 EXPIRE_TTL = 1
-
-
-@pytest.fixture(scope="module")
-def app_env(request):
-    from testsupport.pytest_plugin import memcached_key
-
-    memcached = request.config.stash[memcached_key]
-    database = postgres.create_database()
-    env = {**app_environment(memcached, database), "DJANGO_SECURE_SSL_REDIRECT": "True"}
-    migrate(env)
-    yield env
-    postgres.drop_database(database)
-
-
-@pytest.fixture
-def instances(app_env):
-    started = []
-
-    def start(**settings):
-        env = {**app_env, **{key: str(value) for key, value in settings.items()}}
-        pair = [GunicornInstance(env, workers=2).start(wait=False) for _ in range(2)]
-        started.extend(pair)
-        for instance in pair:
-            instance.wait_ready()
-        return pair
-
-    yield start
-    for instance in started:
-        instance.stop()
 
 
 def task_names(page: str) -> list[str]:
