@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.shortcuts import redirect
 from django.urls import path
 
 from mc_tasklist import views
@@ -8,4 +10,6 @@ urlpatterns = [
     path("add", views.add, name="add"),
     path("remove", views.remove, name="remove"),
     path("", views.index, name="index"),
+    # Browsers ask for /favicon.ico on pages that name no icon, such as the admin's.
+    path("favicon.ico", lambda request: redirect(staticfiles_storage.url("mc_tasklist/favicon.svg"), permanent=True)),
 ]
