@@ -88,12 +88,14 @@ def test_the_list_page(visit):
     assert page.violations == [], "the page breaks its own Content-Security-Policy"
 
 
-def test_a_blank_name_shows_a_validation_message_and_keeps_the_list(visit):
-    page = visit()
+@pytest.mark.parametrize("javascript", [True, False], ids=["javascript-on", "javascript-off"])
+def test_a_blank_name_shows_a_validation_message_and_keeps_the_list(visit, javascript):
+    page = visit(javascript=javascript)
     add(page, "   ")
     expect(page.get_by_text("Enter a task name.")).to_be_visible()
     expect(page.get_by_label("Task name")).to_have_class("form-control is-invalid")
-    page.screenshot(path=SCREENSHOTS / "validation-error.png", full_page=True)
+    if javascript:
+        page.screenshot(path=SCREENSHOTS / "validation-error.png", full_page=True)
 
 
 def test_the_page_fits_a_phone(visit):
