@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from django.core.cache import cache
 
@@ -10,8 +12,23 @@ def memcached(request):
     return request.config.stash[memcached_key]
 
 
+def wait_for_cache(timeout: float = 10.0) -> None:
+    """After a test restarted memcached, wait out the client's back-off."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        cache.set("test:probe", 1)
+        if cache.get("test:probe") == 1:
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the cache did not come back")
+
+
 @pytest.fixture(autouse=True)
 def empty_cache():
+    from mc_tasklist import stats
+
+    wait_for_cache()
     cache.clear()
+    stats.reset_counters()
     yield
     cache.clear()

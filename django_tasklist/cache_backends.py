@@ -53,6 +53,10 @@ class CacheServerError(Exception):
     """A server did not answer, or answered with an error."""
 
 
+class ServerBackingOff(CacheServerError):
+    """The server failed recently and is skipped until its retry delay has passed."""
+
+
 class _ServerConnection(Protocol):
     """One memcached server: a circuit breaker and the commands bmemcached lacks."""
 
@@ -80,6 +84,8 @@ class _ServerConnection(Protocol):
         self.reconnects_deferred_until = now + timedelta(seconds=self.retry_delay)
 
     def _request(self, command: str, key: str, extras: bytes = b"") -> tuple[int, bytes | None]:
+        if self.reconnects_deferred_until and self.reconnects_deferred_until > datetime.now():
+            raise ServerBackingOff(self.server)
         keybytes = key.encode()
         header = struct.pack(
             self.HEADER_STRUCT,
@@ -158,9 +164,11 @@ def _on_failure(default):
         def guarded(self, *args, **kwargs):
             try:
                 return method(self, *args, **kwargs)
+            except ServerBackingOff:
+                pass  # Logged once, when the server failed.
             except (OSError, MemcachedException, CacheServerError) as error:
                 logger.error("cache %s failed: %s", method.__name__, error)
-                return default() if callable(default) else default
+            return default() if callable(default) else default
 
         return guarded
 

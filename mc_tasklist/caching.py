@@ -32,13 +32,17 @@ the write) is repaired after TASKLIST_CACHE_TTL seconds.
 import functools
 import hashlib
 import secrets
+import time
 from collections.abc import Callable
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
 from django.template.loader import get_template
 from django.utils.functional import cached_property
+
+from mc_tasklist import stats
 
 TASKS_KEY = "tasklist:tasks:v1"
 PAGE_KEY = "tasklist:page"
@@ -90,8 +94,9 @@ def fragment_key(task: dict) -> str:
 class TaskListCache:
     """The cached pieces of the task list page, for one request.
 
-    ``served`` records how each layer answered (hit, miss, off), for the
-    response's X-Cache header.
+    ``served`` records how each layer answered (hit, miss, off) and
+    ``cache_seconds`` the time spent waiting for the cache, for the response's
+    X-Cache header and the request log line.
     """
 
     def __init__(self):
@@ -99,13 +104,23 @@ class TaskListCache:
         self.strategy = settings.TASKLIST_INVALIDATION
         self.ttl = settings.TASKLIST_CACHE_TTL
         self.served: dict[str, str] = {}
+        self.cache_seconds = 0.0
+
+    @contextmanager
+    def _waiting_for_cache(self):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.cache_seconds += time.perf_counter() - start
 
     @cached_property
     def _version(self):
         """The key version for query and page entries; read once per request."""
         if self.strategy != "version":
             return None
-        return _current_generation()
+        with self._waiting_for_cache():
+            return _current_generation()
 
     def tasks(self, load: Callable[[], list[dict]]) -> list[dict]:
         return self._fetch("query", TASKS_KEY, load)
@@ -119,29 +134,39 @@ class TaskListCache:
             self.served["fragments"] = "off"
             return [render_row(task) for task in tasks]
         keys = [fragment_key(task) for task in tasks]
-        found = cache.get_many(keys) if keys else {}
+        with self._waiting_for_cache():
+            found = cache.get_many(keys) if keys else {}
         self.served["fragments"] = f"{len(found)}/{len(keys)}"
+        stats.record("fragment_hit", len(found))
         rendered = {key: render_row(task) for key, task in zip(keys, tasks, strict=True) if key not in found}
         if rendered:
-            cache.set_many(rendered, FRAGMENT_TTL)
+            stats.record("fragment_miss", len(rendered))
+            with self._waiting_for_cache():
+                cache.set_many(rendered, FRAGMENT_TTL)
         return [found[key] if key in found else rendered[key] for key in keys]
 
     def _fetch(self, layer: str, key: str, compute: Callable):
         if layer not in self.layers or self._version is _UNKNOWN:
             self.served[layer] = "off" if layer not in self.layers else "unavailable"
             return compute()
-        value = cache.get(key, version=self._version)
-        if value is not None:  # An empty list is a hit too.
-            self.served[layer] = "hit"
-            return value
-        self.served[layer] = "miss"
-        return self._fill(key, compute)
+        with self._waiting_for_cache():
+            value = cache.get(key, version=self._version)
+        outcome = "miss" if value is None else "hit"  # An empty list is a hit too.
+        self.served[layer] = outcome
+        stats.record(f"{layer}_{outcome}")
+        return value if value is not None else self._fill(key, compute)
 
     def _fill(self, key: str, compute: Callable):
-        lease = cache.lease(key, _lease_ttl(), version=self._version)
+        with self._waiting_for_cache():
+            lease = cache.lease(key, _lease_ttl(), version=self._version)
+        if lease is None:
+            # Another process is filling this entry (or the cache is down):
+            # compute without storing, rather than wait.
+            stats.record("fill_in_progress")
         value = compute()
         if lease is not None:
-            cache.set_if_leased(key, lease, value, self.ttl, version=self._version)
+            with self._waiting_for_cache():
+                cache.set_if_leased(key, lease, value, self.ttl, version=self._version)
         return value
 
 
@@ -150,6 +175,7 @@ def task_list_changed() -> None:
     strategy = settings.TASKLIST_INVALIDATION
     if strategy == "expire":
         return
+    stats.record("invalidation")
     if strategy == "version":
         _next_generation()
         return

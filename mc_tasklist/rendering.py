@@ -7,6 +7,10 @@ rendered with a placeholder where the token goes, and each response gets the
 requesting visitor's own token just before it is sent.
 """
 
+import json
+import logging
+import time
+
 from django.contrib.messages import get_messages
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
@@ -17,6 +21,8 @@ from django.utils.safestring import mark_safe
 from mc_tasklist import caching
 from mc_tasklist.forms import TaskForm
 from mc_tasklist.models import Task
+
+request_log = logging.getLogger("mc_tasklist.requests")
 
 # Autoescaping turns "<" in any task name into "&lt;", so no name can contain this.
 CSRF_PLACEHOLDER = mark_safe("<!--csrf-token-->")
@@ -54,6 +60,7 @@ def list_page_response(
     request: HttpRequest, *, form: TaskForm | None = None, error: str = "", status: int = 200
 ) -> HttpResponse:
     """The task list page for this visitor, from the page cache when nothing in it is theirs."""
+    started = time.perf_counter()
     task_cache = caching.TaskListCache()
     pending = get_messages(request)
     if form is None and not error and not len(pending):
@@ -67,4 +74,16 @@ def list_page_response(
     # The body holds this visitor's token and messages: no browser or proxy may
     # keep it, or reuse it after the list changes.
     add_never_cache_headers(response)
+    request_log.info(
+        json.dumps(
+            {
+                "event": "task_list",
+                "method": request.method,
+                "status": status,
+                **task_cache.served,
+                "cache_ms": round(task_cache.cache_seconds * 1000, 2),
+                "total_ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+        )
+    )
     return response

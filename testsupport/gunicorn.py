@@ -53,3 +53,22 @@ def migrate(env: dict[str, str]) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env={**os.environ, **env}, check=True
     )
+
+
+def create_staff_user(env: dict[str, str], username: str, password: str) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            username,
+            "--email",
+            "s@example.com",
+        ],
+        cwd=REPO,
+        env={**os.environ, **env, "DJANGO_SUPERUSER_PASSWORD": password},
+        check=True,
+        capture_output=True,
+    )

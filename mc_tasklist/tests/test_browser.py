@@ -4,6 +4,8 @@ The app runs under gunicorn on PostgreSQL and the SASL memcached, page caching o
 The test run saves the screenshots the README shows, in docs/screenshots/.
 """
 
+import re
+
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -27,7 +29,8 @@ CHROMIUM_ARGS = [
 def app(app_env):
     # The browser talks plain HTTP to 127.0.0.1, which it treats as a secure
     # context; HTTPS behind the proxy is covered by test_security.py.
-    instance = GunicornInstance({**app_env, "DJANGO_SECURE_SSL_REDIRECT": "False"}, workers=2).start()
+    env = {**app_env, "DJANGO_SECURE_SSL_REDIRECT": "False", "TASKLIST_STATS_FLUSH_SECONDS": "0.5"}
+    instance = GunicornInstance(env, workers=2).start()
     yield f"http://127.0.0.1:{instance.port}"
     instance.stop()
 
@@ -132,4 +135,24 @@ def test_the_admin_login_page_loads_within_the_policy(visit, app):
     page = visit()
     page.goto(app + "/admin/login/")
     expect(page.get_by_label("Username")).to_be_visible()
+    assert page.violations == []
+
+
+def test_the_cache_dashboard(visit, app, app_env):
+    from testsupport.gunicorn import create_staff_user
+
+    create_staff_user(app_env, "dashboard", "a-long-password-123")
+    page = visit()
+    for name in ["Walk the dog", "Water the plants"]:
+        add(page, name)
+    for _ in range(5):
+        page.goto(app + "/")
+    page.wait_for_timeout(1500)  # the workers flush their counters and take a sample every 0.5 s here
+    page.goto(app + "/stats/")
+    page.get_by_label("Username").fill("dashboard")
+    page.get_by_label("Password").fill("a-long-password-123")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Cache statistics")).to_be_visible()
+    expect(page.get_by_role("img", name=re.compile("Hit rate"))).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "stats.png", full_page=True)
     assert page.violations == []
