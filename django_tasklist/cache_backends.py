@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 # Stored in place of a value while one process computes it. A reader sees a miss.
 LEASE_MARKER = b"\x00django_tasklist:lease\x00"
+# What lease() returns when the cache cannot be asked: nobody will fill the
+# entry, so nobody should wait for it.
+CACHE_UNAVAILABLE = "cache-unavailable"
 
 # Memcached's binary protocol has no negative expiry. An absolute time in 1970
 # (anything above 30 days is read as a Unix timestamp) expires at once, which is
@@ -83,8 +86,11 @@ class _ServerConnection(Protocol):
         logger.warning("memcached %s unavailable (%r); skipping it for %ss", self.server, exception, self.retry_delay)
         self.reconnects_deferred_until = now + timedelta(seconds=self.retry_delay)
 
+    def backing_off(self) -> bool:
+        return bool(self.reconnects_deferred_until and self.reconnects_deferred_until > datetime.now())
+
     def _request(self, command: str, key: str, extras: bytes = b"") -> tuple[int, bytes | None]:
-        if self.reconnects_deferred_until and self.reconnects_deferred_until > datetime.now():
+        if self.backing_off():
             raise ServerBackingOff(self.server)
         keybytes = key.encode()
         header = struct.pack(
@@ -271,12 +277,21 @@ class BinaryMemcachedCache(BaseMemcachedCache):
         # SASL handshake) for the next one.
         pass
 
-    @_on_failure(default=None)
+    @_on_failure(default=CACHE_UNAVAILABLE)
     def lease(self, key, timeout, version=None):
-        """Claim an absent key for filling. Returns a token, or None if the key exists."""
+        """Claim an absent key for filling.
+
+        Returns a token; None if the key has a value or another lease; or
+        CACHE_UNAVAILABLE if the server cannot be reached.
+        """
         key = self.make_and_validate_key(key, version=version)
+        server = self._cache.server_for(key)
+        if server.backing_off():
+            return CACHE_UNAVAILABLE
         stored, cas = self._cache.add(key, LEASE_MARKER, self.get_backend_timeout(timeout), get_cas=True)
-        return cas if stored else None
+        if stored:
+            return cas
+        return CACHE_UNAVAILABLE if server.backing_off() else None
 
     @_on_failure(default=False)
     def set_if_leased(self, key, lease, value, timeout=DEFAULT_TIMEOUT, version=None):

@@ -175,6 +175,7 @@ if unknown := TASKLIST_CACHE_LAYERS - {"query", "fragment", "page"}:
 TASKLIST_INVALIDATION = env_choice("TASKLIST_INVALIDATION", "delete", {"expire", "delete", "version", "update"})
 TASKLIST_CACHE_TTL = int(env_number("TASKLIST_CACHE_TTL", 60, minimum=1))
 TASKLIST_QUERY_DELAY = env_number("TASKLIST_QUERY_DELAY", 0)
+TASKLIST_PAGE_SIZE = int(env_number("TASKLIST_PAGE_SIZE", 50, minimum=1))
 # How often each process adds its cache counters to the shared ones (mc_tasklist/stats.py).
 TASKLIST_STATS_FLUSH_SECONDS = env_number("TASKLIST_STATS_FLUSH_SECONDS", 5, minimum=0.1)
 

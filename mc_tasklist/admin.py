@@ -1,3 +1,5 @@
+from functools import partial
+
 from django.contrib import admin
 from django.db import transaction
 
@@ -18,8 +20,9 @@ class TaskAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
-        transaction.on_commit(caching.task_list_changed)
+        transaction.on_commit(partial(caching.task_list_changed, removed=1))
 
     def delete_queryset(self, request, queryset):
+        removed = queryset.count()
         super().delete_queryset(request, queryset)
-        transaction.on_commit(caching.task_list_changed)
+        transaction.on_commit(partial(caching.task_list_changed, removed=removed))

@@ -42,9 +42,10 @@ from django.core.cache import cache
 from django.template.loader import get_template
 from django.utils.functional import cached_property
 
+from django_tasklist.cache_backends import CACHE_UNAVAILABLE
 from mc_tasklist import stats
 
-TASKS_KEY = "tasklist:tasks:v1"
+TASKS_KEY = "tasklist:tasks:v2"
 PAGE_KEY = "tasklist:page"
 FRAGMENT_KEY = "tasklist:row"
 GENERATION_KEY = "tasklist:generation"
@@ -61,6 +62,8 @@ FRAGMENT_TTL = 24 * 60 * 60
 GENERATION_TTL = 24 * 60 * 60
 
 _UNKNOWN = object()
+# How often a request waiting for another process's fill looks for the value.
+STAMPEDE_POLL_SECONDS = 0.02
 
 
 def _lease_ttl() -> int:
@@ -81,8 +84,17 @@ def render_version() -> str:
     return hashlib.blake2b("\0".join(sources).encode(), digest_size=6).hexdigest()
 
 
-def page_key() -> str:
-    return f"{PAGE_KEY}:{render_version()}"
+def tasks_key(number: int) -> str:
+    # The page size is part of the key: changing it must not serve pages cut the old way.
+    return f"{TASKS_KEY}:{settings.TASKLIST_PAGE_SIZE}:{number}"
+
+
+def page_key(number: int) -> str:
+    return f"{PAGE_KEY}:{render_version()}:{settings.TASKLIST_PAGE_SIZE}:{number}"
+
+
+def page_count(task_count: int) -> int:
+    return max(1, -(-task_count // settings.TASKLIST_PAGE_SIZE))
 
 
 def fragment_key(task: dict) -> str:
@@ -122,11 +134,12 @@ class TaskListCache:
         with self._waiting_for_cache():
             return _current_generation()
 
-    def tasks(self, load: Callable[[], list[dict]]) -> list[dict]:
-        return self._fetch("query", TASKS_KEY, load)
+    def tasks(self, number: int, load: Callable[[int], dict]) -> dict:
+        """One page of the list, newest first: {"tasks": [...], "count": all tasks}."""
+        return self._fetch("query", tasks_key(number), lambda: load(number))
 
-    def page(self, render: Callable[[], str]) -> bytes:
-        return self._fetch("page", page_key(), lambda: render().encode())
+    def page(self, number: int, render: Callable[[], str]) -> bytes:
+        return self._fetch("page", page_key(number), lambda: render().encode())
 
     def rows(self, tasks: list[dict], render_row: Callable[[dict], str]) -> list[str]:
         """Each task's rendered row, from the cache where it has one."""
@@ -157,21 +170,39 @@ class TaskListCache:
         return value if value is not None else self._fill(key, compute)
 
     def _fill(self, key: str, compute: Callable):
-        with self._waiting_for_cache():
-            lease = cache.lease(key, _lease_ttl(), version=self._version)
-        if lease is None:
-            # Another process is filling this entry (or the cache is down):
-            # compute without storing, rather than wait.
-            stats.record("fill_in_progress")
-        value = compute()
-        if lease is not None:
+        """Compute a missing entry and store it, unless another process is already at it.
+
+        Then wait for that process's value instead of computing it too: a burst
+        of requests on a cold cache runs the expensive query once, not once each.
+        """
+        deadline = time.monotonic() + _lease_ttl()
+        waited = False
+        while True:
             with self._waiting_for_cache():
-                cache.set_if_leased(key, lease, value, self.ttl, version=self._version)
-        return value
+                lease = cache.lease(key, _lease_ttl(), version=self._version)
+            if lease is CACHE_UNAVAILABLE or (lease is None and time.monotonic() > deadline):
+                return compute()  # Nobody will fill it (cache down), or the filler died.
+            if lease is not None:
+                value = compute()
+                with self._waiting_for_cache():
+                    cache.set_if_leased(key, lease, value, self.ttl, version=self._version)
+                return value
+            if not waited:
+                waited = True
+                stats.record("stampede_wait")
+            with self._waiting_for_cache():
+                time.sleep(STAMPEDE_POLL_SECONDS)
+                value = cache.get(key, version=self._version)
+            if value is not None:
+                return value
 
 
-def task_list_changed() -> None:
-    """Keep the cache fresh after a committed write, as TASKLIST_INVALIDATION says."""
+def task_list_changed(*, removed: int = 0) -> None:
+    """Keep the cache fresh after a committed write, as TASKLIST_INVALIDATION says.
+
+    ``removed`` is how many tasks the write deleted, so that every page that
+    existed before it is invalidated too.
+    """
     strategy = settings.TASKLIST_INVALIDATION
     if strategy == "expire":
         return
@@ -179,14 +210,17 @@ def task_list_changed() -> None:
     if strategy == "version":
         _next_generation()
         return
-    # Deleting also voids the lease of any reader still filling these entries.
-    cache.delete_many([TASKS_KEY, page_key()])
-    if strategy == "update" and "query" in settings.TASKLIST_CACHE_LAYERS:
-        from mc_tasklist.selectors import task_list
+    from mc_tasklist.selectors import task_count, task_page
 
-        # The page is left to the next reader: it is rebuilt from this list
-        # and the cached rows without touching the database.
-        TaskListCache()._fill(TASKS_KEY, task_list)
+    # Newest first: one task more or less shifts every page, so every page that
+    # could have been cached goes. Deleting also voids the lease of any reader
+    # still filling these entries.
+    pages = range(1, page_count(task_count() + removed) + 1)
+    cache.delete_many([key for number in pages for key in (tasks_key(number), page_key(number))])
+    if strategy == "update" and "query" in settings.TASKLIST_CACHE_LAYERS:
+        # Only the first page's list is stored again; pages are left to the next
+        # reader, who rebuilds them from this list and the cached rows.
+        TaskListCache()._fill(tasks_key(1), lambda: task_page(1))
 
 
 def _current_generation():

@@ -21,6 +21,7 @@ from django.utils.safestring import mark_safe
 from mc_tasklist import caching
 from mc_tasklist.forms import TaskForm
 from mc_tasklist.models import Task
+from mc_tasklist.selectors import task_page
 
 request_log = logging.getLogger("mc_tasklist.requests")
 
@@ -35,21 +36,21 @@ def render_row(task: dict) -> str:
 
 def render_list_page(
     task_cache: caching.TaskListCache,
+    number: int,
     *,
     form: TaskForm | None = None,
     error: str = "",
     messages=(),
 ) -> str:
-    """The list page without visitor data, unless a form, error or messages are given."""
-    from mc_tasklist.selectors import task_list
-
-    tasks = task_cache.tasks(task_list)
-    rows = [mark_safe(row) for row in task_cache.rows(tasks, render_row)]
+    """A page of the list without visitor data, unless a form, error or messages are given."""
+    data = task_cache.tasks(number, task_page)
+    rows = [mark_safe(row) for row in task_cache.rows(data["tasks"], render_row)]
     context = {
         "form": form or TaskForm(),
         "error": error,
         "messages": messages,
         "rows": rows,
+        "page": {"number": number, "last": caching.page_count(data["count"]), "task_count": data["count"]},
         "name_max_length": Task.NAME_MAX_LENGTH,
         "csrf_token": CSRF_PLACEHOLDER,
     }
@@ -57,17 +58,22 @@ def render_list_page(
 
 
 def list_page_response(
-    request: HttpRequest, *, form: TaskForm | None = None, error: str = "", status: int = 200
+    request: HttpRequest, *, number: int = 1, form: TaskForm | None = None, error: str = "", status: int = 200
 ) -> HttpResponse:
-    """The task list page for this visitor, from the page cache when nothing in it is theirs."""
+    """A page of the task list for this visitor, from the page cache when nothing in it is theirs."""
     started = time.perf_counter()
     task_cache = caching.TaskListCache()
+    if number > 1:
+        last = caching.page_count(task_cache.tasks(1, task_page)["count"])
+        if number > last:
+            number, status = last, 404
+            error = error or f"There is no page {request.GET.get('page')}; here is the last page."
     pending = get_messages(request)
     if form is None and not error and not len(pending):
-        body = task_cache.page(lambda: render_list_page(task_cache))
+        body = task_cache.page(number, lambda: render_list_page(task_cache, number))
     else:
         # Iterating marks the messages as shown, so they appear once.
-        body = render_list_page(task_cache, form=form, error=error, messages=list(pending)).encode()
+        body = render_list_page(task_cache, number, form=form, error=error, messages=list(pending)).encode()
         task_cache.served["page"] = "bypass"
     response = HttpResponse(body.replace(_CSRF_PLACEHOLDER_BYTES, get_token(request).encode()), status=status)
     response["X-Cache"] = "; ".join(f"{layer}={how}" for layer, how in task_cache.served.items())
@@ -79,6 +85,7 @@ def list_page_response(
             {
                 "event": "task_list",
                 "method": request.method,
+                "page_number": number,
                 "status": status,
                 **task_cache.served,
                 "cache_ms": round(task_cache.cache_seconds * 1000, 2),

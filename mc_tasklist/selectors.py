@@ -2,16 +2,26 @@ import time
 
 from django.conf import settings
 
+from mc_tasklist import stats
 from mc_tasklist.models import Task
 
 
-def task_list() -> list[dict]:
-    """Every task, oldest first, as plain dicts: the value the query layer caches.
+def task_page(number: int) -> dict:
+    """One page of tasks, newest first, as plain values: what the query layer caches.
 
     Plain values, not a QuerySet: a pickled QuerySet is tied to Django's
     internals and may not load after an upgrade, and it re-runs its query.
+    Returns {"tasks": [{"id", "name", "created_at"}, ...], "count": all tasks}.
     """
+    stats.record("task_list_query")
     if settings.TASKLIST_QUERY_DELAY:
         # The tutorial's stand-in for an expensive query.
         time.sleep(settings.TASKLIST_QUERY_DELAY)
-    return list(Task.objects.order_by("id").values("id", "name", "created_at"))
+    size = settings.TASKLIST_PAGE_SIZE
+    start = (number - 1) * size
+    tasks = list(Task.objects.order_by("-id").values("id", "name", "created_at")[start : start + size])
+    return {"tasks": tasks, "count": task_count()}
+
+
+def task_count() -> int:
+    return Task.objects.count()

@@ -1,5 +1,7 @@
 """Writes to the task list. Each one tells the caching policy after it commits."""
 
+from functools import partial
+
 from django.db import transaction
 
 from mc_tasklist import caching
@@ -22,5 +24,5 @@ def task_delete(*, task_id: int) -> Task | None:
         if task is None:
             return None
         task.delete()
-        transaction.on_commit(caching.task_list_changed)
+        transaction.on_commit(partial(caching.task_list_changed, removed=1))
     return task

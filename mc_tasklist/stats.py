@@ -30,7 +30,8 @@ COUNTERS = [
     "fragment_hit",
     "fragment_miss",
     "invalidation",
-    "fill_in_progress",
+    "stampede_wait",
+    "task_list_query",
 ]
 EPOCH_KEY = "tasklist:stats:epoch"
 COUNTER_TTL = 30 * 24 * 60 * 60

@@ -9,7 +9,16 @@ from mc_tasklist.rendering import list_page_response
 
 @require_safe
 def index(request):
-    return list_page_response(request)
+    return list_page_response(request, number=requested_page(request))
+
+
+def requested_page(request) -> int:
+    """?page=N. Anything but a positive whole number means the first page."""
+    try:
+        number = int(request.GET.get("page", "1"))
+    except ValueError:  # Not a number, or more digits than Python will convert.
+        return 1
+    return max(number, 1)
 
 
 @require_POST

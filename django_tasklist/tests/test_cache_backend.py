@@ -216,3 +216,12 @@ def test_keys_are_spread_over_several_servers():
     finally:
         for server in servers:
             server.cleanup()
+
+
+def test_a_lease_on_an_unreachable_server_says_so_rather_than_held():
+    from django_tasklist.cache_backends import CACHE_UNAVAILABLE
+    from testsupport.ports import free_port
+
+    cache = memcached_backend(f"127.0.0.1:{free_port()}")
+    assert cache.lease("key", 10) is CACHE_UNAVAILABLE
+    assert cache.lease("key", 10) is CACHE_UNAVAILABLE, "and quickly, while backing off"

@@ -5,15 +5,17 @@ checks the same promises across gunicorn instances.
 """
 
 import inspect
+import threading
+import time
 
 import pytest
 from django.core.cache import cache, caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.test import Client
 
-from mc_tasklist import caching, services
+from mc_tasklist import caching, services, stats
 from mc_tasklist.models import Task
-from mc_tasklist.selectors import task_list
+from mc_tasklist.selectors import task_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,10 +37,12 @@ def test_the_query_layer_stores_plain_values_not_a_queryset(cache_setup):
     cache_setup(layers="query")
     Task.objects.create(name="Plain")
     Client().get("/")
-    stored = cache.get(caching.TASKS_KEY)
-    assert type(stored) is list
-    assert stored[0]["name"] == "Plain"
-    assert set(stored[0]) == {"id", "name", "created_at"}
+    stored = cache.get(caching.tasks_key(1))
+    assert type(stored) is dict
+    assert type(stored["tasks"]) is list
+    assert stored["tasks"][0]["name"] == "Plain"
+    assert set(stored["tasks"][0]) == {"id", "name", "created_at"}
+    assert stored["count"] == 1
 
 
 def test_an_empty_list_is_a_hit(cache_setup):
@@ -59,7 +63,7 @@ def test_a_page_hit_costs_one_cache_read(cache_setup, memcached):
 def test_a_page_miss_rebuilds_from_the_cached_query_and_rows(cache_setup):
     Task.objects.bulk_create(Task(name=f"Task {i}") for i in range(3))
     Client().get("/")
-    cache.delete(caching.page_key())
+    cache.delete(caching.page_key(1))
     assert Client().get("/")["X-Cache"] == "page=miss; query=hit; fragments=3/3"
 
 
@@ -74,7 +78,7 @@ def test_a_renamed_task_gets_a_new_row_not_the_old_one(cache_setup):
     task = Task.objects.create(name="Before")
     Client().get("/")
     Task.objects.filter(id=task.id).update(name="After")
-    cache.delete_many([caching.TASKS_KEY, caching.page_key()])
+    cache.delete_many([caching.tasks_key(1), caching.page_key(1)])
     assert names(Client().get("/")) == ["After"]
 
 
@@ -86,7 +90,7 @@ def test_a_reused_id_never_shows_the_old_row(cache_setup):
     # SQLite and a restored database can hand out an id again.
     Task.objects.create(id=task.id, name="Reused")
     Task.objects.filter(id=task.id).update(created_at=created_at)
-    cache.delete_many([caching.TASKS_KEY, caching.page_key()])
+    cache.delete_many([caching.tasks_key(1), caching.page_key(1)])
     assert names(Client().get("/")) == ["Reused"]
 
 
@@ -101,7 +105,7 @@ def test_each_layer_can_be_switched_off(cache_setup, layers):
             assert f"{layer}=off" in served or "page=hit" in served
     if not layers:
         assert served == "page=off; query=off; fragments=off"
-        assert cache.get(caching.TASKS_KEY) is None
+        assert cache.get(caching.tasks_key(1)) is None
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -119,7 +123,7 @@ def test_update_stores_the_new_list_so_the_next_read_skips_the_database(cache_se
     cache_setup(invalidation="update")
     Client().get("/")
     services.task_create(name="Stored by the writer")
-    assert cache.get(caching.TASKS_KEY)[0]["name"] == "Stored by the writer"
+    assert cache.get(caching.tasks_key(1))["tasks"][0]["name"] == "Stored by the writer"
     with django_assert_num_queries(0):
         response = Client().get("/")
     assert response["X-Cache"] == "page=miss; query=hit; fragments=0/1"
@@ -130,8 +134,6 @@ def test_expire_serves_the_old_list_until_the_ttl_ends(cache_setup):
     Client().get("/")
     services.task_create(name="Later")
     assert names(Client().get("/")) == [], "expire's documented trade-off"
-    import time
-
     time.sleep(3.1)
     assert names(Client().get("/")) == ["Later"]
 
@@ -149,27 +151,55 @@ def test_a_reader_that_loaded_the_list_before_a_write_committed_does_not_cache_i
     """The race the tutorial's code loses: reader queries, writer commits and invalidates, reader stores."""
     cache_setup(layers="query", invalidation=strategy)
 
-    def load_then_a_write_commits():
-        before_the_write = task_list()
+    def load_then_a_write_commits(number):
+        before_the_write = task_page(number)
         services.task_create(name="Committed meanwhile")
         return before_the_write
 
-    assert caching.TaskListCache().tasks(load_then_a_write_commits) == []
-    assert [task["name"] for task in caching.TaskListCache().tasks(task_list)] == ["Committed meanwhile"]
+    assert caching.TaskListCache().tasks(1, load_then_a_write_commits)["tasks"] == []
+    fresh = caching.TaskListCache().tasks(1, task_page)
+    assert [task["name"] for task in fresh["tasks"]] == ["Committed meanwhile"]
 
 
-def test_a_second_reader_during_a_fill_reads_the_database_and_stores_nothing(cache_setup):
+def test_a_reader_that_misses_while_another_fills_waits_for_that_value(cache_setup):
+    """The stampede: concurrent misses run the query once, the others read its result."""
     cache_setup(layers="query")
-    seen = []
+    filling, release = threading.Event(), threading.Event()
+    loads = []
 
-    def slow_load():
-        seen.append(caching.TaskListCache().tasks(lambda: ["second reader"]))
-        seen.append(cache.get(caching.TASKS_KEY))
-        return ["first reader"]
+    def slow_load(number):
+        loads.append(number)
+        filling.set()
+        release.wait(5)
+        return {"tasks": [], "count": 0, "by": "the first reader"}
 
-    assert caching.TaskListCache().tasks(slow_load) == ["first reader"]
-    assert seen == [["second reader"], None], "the second reader stored nothing"
-    assert cache.get(caching.TASKS_KEY) == ["first reader"]
+    results = []
+    first = threading.Thread(target=lambda: results.append(caching.TaskListCache().tasks(1, slow_load)))
+    first.start()
+    filling.wait(5)
+    second = threading.Thread(target=lambda: results.append(caching.TaskListCache().tasks(1, slow_load)))
+    second.start()
+    time.sleep(0.2)  # the second reader is now waiting, not loading
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert loads == [1], "the query ran once"
+    assert [r["by"] for r in results] == ["the first reader", "the first reader"]
+    stats.flush()
+    assert stats.counters()["stampede_wait"] == 1
+
+
+def test_with_the_cache_down_a_miss_does_not_wait(cache_setup, memcached):
+    cache_setup(layers="query", query_delay=0)
+    caches["default"].get("connect")
+    memcached.stop()
+    try:
+        start = time.monotonic()
+        for _ in range(3):
+            assert caching.TaskListCache().tasks(1, task_page)["tasks"] == []
+        assert time.monotonic() - start < 1.0
+    finally:
+        memcached.start()
 
 
 @pytest.mark.parametrize("strategy", ["expire", *STRATEGIES])

@@ -65,7 +65,7 @@ def test_the_cached_page_holds_no_token_and_no_message(browser):
     browser.add("Secret message")
     browser.get("/")  # shows the message: rendered fresh, not cached
     browser.get("/")  # no message left: cached
-    stored = cache.get(caching.page_key()).decode()
+    stored = cache.get(caching.page_key(1)).decode()
     assert "Secret message" in stored
     assert "Added" not in stored
     assert stored.count(str(caching_placeholder())) == stored.count("csrfmiddlewaretoken")

@@ -215,7 +215,7 @@ def test_each_task_list_request_is_logged_with_how_it_was_served(caplog):
 
 def test_a_key_constant_is_what_the_dashboard_counts():
     assert {"page_hit", "query_hit", "fragment_hit", "invalidation"} <= set(stats.COUNTERS)
-    assert caching.TASKS_KEY.startswith("tasklist:")
+    assert caching.tasks_key(1).startswith("tasklist:")
 
 
 @pytest.mark.gunicorn

@@ -41,4 +41,5 @@ class Command(BaseCommand):
             rate = percent(app[f"{layer}_hit_rate"])
             self.stdout.write(f"  {layer:<9} hits {hits:<8} misses {misses:<8} hit rate {rate}")
         self.stdout.write(f"  invalidations {app['invalidation']}")
-        self.stdout.write(f"  fills found in progress (computed, not stored) {app['fill_in_progress']}")
+        self.stdout.write(f"  stampede waits {app['stampede_wait']}")
+        self.stdout.write(f"  task-list queries run {app['task_list_query']}")
