@@ -3,7 +3,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: install run test lint format clean
+.PHONY: install run test lint format clean bench bench-quick
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -21,6 +21,18 @@ run: install
 ## Every test, against PostgreSQL (127.0.0.1:5432) and a SASL memcached it starts itself
 test: install
 	$(PYTHON) -m pytest
+
+## The benchmark (see README): make bench, or make bench-quick (under 2 minutes)
+bench: $(VENV)/.bench-installed
+	$(PYTHON) -m bench.run $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.bench-installed
+	$(PYTHON) -m bench.run --quick $(BENCH_ARGS)
+
+$(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
+	$(PYTHON) -m pip install --quiet -r requirements-bench.txt
+	command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+	touch $@
 
 lint: install
 	$(PYTHON) -m ruff check .

@@ -47,3 +47,60 @@ def create_database(prefix: str = "tasklist_it") -> str:
 def drop_database(name: str) -> None:
     with _admin_connection() as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class OwnPostgres:
+    """A throwaway PostgreSQL cluster on a free port (initdb + pg_ctl), for the benchmark."""
+
+    def __init__(self):
+        import glob
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        from testsupport.ports import free_port
+
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb")]
+        if not found or not found[-1]:
+            raise RuntimeError("PostgreSQL's initdb is not installed (apt-get install postgresql)")
+        self.bin = Path(found[-1]).parent
+        self.dir = Path(tempfile.mkdtemp(prefix="bench-postgres-"))
+        self.port = free_port()
+        if os.geteuid() == 0:
+            # PostgreSQL refuses to run as root.
+            shutil.chown(self.dir, "postgres", "postgres")
+            self._as_owner = ["runuser", "-u", "postgres", "--"]
+        else:
+            self._as_owner = []
+
+    def _run(self, *command: str) -> None:
+        import subprocess
+
+        subprocess.run([*self._as_owner, *command], check=True, capture_output=True)
+
+    def start(self) -> "OwnPostgres":
+        data = self.dir / "data"
+        self._run(str(self.bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.dir / "log"), "-w", "start")
+        return self
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def execute(self, database: str, sql: str, params=()) -> None:
+        with psycopg.connect(self.url(database), autocommit=True) as connection:
+            connection.execute(sql, params)
+
+    def stop(self) -> None:
+        import shutil
+
+        try:
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)

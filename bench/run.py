@@ -1,0 +1,384 @@
+"""make bench: what each caching layer and strategy buys, beside the framework's floor.
+
+Starts its own PostgreSQL cluster and one SASL memcached per target, runs the
+app under gunicorn in production mode, and drives load with wrk from a separate
+process on loopback. wrk (C, event loop) saturates two gunicorn workers from
+one thread; a Python load generator would need most of a core to do the same
+and would measure itself. Rounds alternate between targets and the medians are
+reported, because a two-core machine is noisy.
+
+    python -m bench.run [--quick] [--workers 2] [--worker-class sync] [--threads 1]
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from threading import Barrier
+
+from testsupport.gunicorn import REPO, GunicornInstance
+from testsupport.http import Visitor
+from testsupport.memcached import SaslMemcached
+from testsupport.postgres import OwnPostgres
+
+RESULTS = REPO / "bench" / "results"
+ALL_LAYERS = "query,fragment,page"
+
+
+@dataclass
+class Target:
+    name: str
+    env: dict = field(default_factory=dict)
+    path: str = "/"
+    app: str = "django_tasklist.wsgi"
+    mixed: bool = False
+    instance: GunicornInstance | None = None
+    memcached: SaslMemcached | None = None
+    rounds: list = field(default_factory=list)
+
+
+def read_targets() -> list[Target]:
+    """GET / under each caching setup, and the two floors."""
+    return [
+        Target("floor: bare WSGI", app="bench.bare_wsgi:application"),
+        Target("floor: Django", path="/bench/floor"),
+        Target("no caching", {"TASKLIST_CACHE_LAYERS": ""}),
+        Target("query layer only", {"TASKLIST_CACHE_LAYERS": "query"}),
+        Target("fragment layer only", {"TASKLIST_CACHE_LAYERS": "fragment"}),
+        Target("page layer only", {"TASKLIST_CACHE_LAYERS": "page"}),
+        Target("all layers, warm", {"TASKLIST_CACHE_LAYERS": ALL_LAYERS}),
+    ]
+
+
+def mixed_targets() -> list[Target]:
+    """95 % reads, 5 % writes, all layers on, under each invalidation strategy."""
+    return [
+        Target(f"{strategy}, 95/5 read/write", {"TASKLIST_INVALIDATION": strategy}, mixed=True)
+        for strategy in ("delete", "version", "update", "expire")
+    ]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds: under 2 minutes")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--tasks", type=int, default=200, help="tasks in the list (50 on a page)")
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args(argv)
+    duration, rounds = (2, 2) if args.quick else (5, 5)
+    growth_sizes = [10, 1000] if args.quick else [10, 100, 1000, 10000]
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install -y wrk")
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log = open(RESULTS / "servers.log", "w")  # noqa: SIM115 (kept open for the servers' lifetime)
+    postgres = OwnPostgres().start()
+    started: list = []
+    try:
+        base_env = {
+            "DEVELOPMENT_MODE": "False",
+            "DEBUG": "False",
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DJANGO_SECRET_KEY": "benchmark-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # Loopback HTTP; in production TLS ends at App Platform's proxy.
+            "DJANGO_SECURE_SSL_REDIRECT": "False",
+            "GUNICORN_WORKER_CLASS": args.worker_class,
+            "GUNICORN_THREADS": str(args.threads),
+        }
+        database = postgres.create_database("bench")
+        prepare_database({**base_env, "DATABASE_URL": database}, postgres, "bench", args.tasks)
+        base_env["DATABASE_URL"] = database
+
+        print(f"Measuring page size with {args.tasks} tasks ...", flush=True)
+        probe = start_target(Target("probe", {"TASKLIST_CACHE_LAYERS": ""}), base_env, args, log, started)
+        page_bytes = len(Visitor(probe.instance.port).get("/").text.encode())
+        base_env["BENCH_FLOOR_BYTES"] = str(page_bytes)
+
+        reads, mixed = read_targets(), mixed_targets()
+        for target in reads + mixed:
+            start_target(target, base_env, args, log, started)
+        for target in mixed:
+            visitor = Visitor(target.instance.port)
+            page = visitor.get("/")
+            target.env["BENCH_CSRF_TOKEN"] = page.csrf_tokens()[0]
+            target.env["BENCH_CSRF_COOKIE"] = visitor.cookies["csrftoken"]
+
+        targets = reads + mixed
+        for round_number in range(rounds):
+            print(f"Round {round_number + 1} of {rounds} ...", flush=True)
+            order = targets[round_number % len(targets) :] + targets[: round_number % len(targets)]
+            for target in order:
+                warm_up(target)
+                target.rounds.append(run_wrk(target, duration, args.connections))
+
+        print("Cost growth ...", flush=True)
+        growth = [measure_growth(size, base_env, postgres, args, log, started, duration) for size in growth_sizes]
+        print("Stampede ...", flush=True)
+        stampede = measure_stampede(base_env, args, log, started)
+    finally:
+        for thing in started:
+            thing.stop() if isinstance(thing, GunicornInstance) else thing.cleanup()
+        postgres.stop()
+        log.close()
+
+    report = summarise(targets, growth, stampede, args, page_bytes, duration, rounds)
+    write_outputs(report)
+    return 0
+
+
+def prepare_database(env: dict, postgres: OwnPostgres, database: str, tasks: int) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=REPO,
+        env={**os.environ, **env},
+        check=True,
+    )
+    postgres.execute(
+        database,
+        "INSERT INTO mc_tasklist_task (name, created_at) SELECT 'Task number ' || n, now() FROM generate_series(1, %s) n",
+        (tasks,),
+    )
+
+
+def start_target(target: Target, base_env: dict, args, log, started: list) -> Target:
+    target.memcached = SaslMemcached(memory_mb=64).start()
+    started.append(target.memcached)
+    env = {"TASKLIST_CACHE_LAYERS": ALL_LAYERS, **base_env, **target.memcached.env(), **target.env}
+    target.instance = GunicornInstance(env, workers=args.workers, app=target.app, log=log).start()
+    started.append(target.instance)
+    return target
+
+
+def warm_up(target: Target) -> None:
+    for _ in range(3):
+        Visitor(target.instance.port).get(target.path)
+
+
+WRK_LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def run_wrk(target: Target, duration: int, connections: int) -> dict:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if target.mixed:
+        command += ["-s", str(REPO / "bench" / "mixed.lua")]
+    command.append(f"http://127.0.0.1:{target.instance.port}{target.path}")
+    output = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, **target.env}, check=True
+    ).stdout
+    latency = {percent: float(value) * UNIT[unit] for percent, value, unit in WRK_LATENCY.findall(output)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50_ms": latency["50"],
+        "p99_ms": latency["99"],
+        "errors": int(errors.group(1)) if errors else 0,
+    }
+
+
+def measure_growth(size, base_env, postgres, args, log, started, duration) -> dict:
+    """Warm: the page cache serving; cold: the first request after the cache was emptied."""
+    database = f"growth_{size}"
+    url = postgres.create_database(database)
+    env = {**base_env, "DATABASE_URL": url}
+    prepare_database(env, postgres, database, size)
+    target = start_target(Target(f"{size} tasks", {"DATABASE_URL": url}), base_env, args, log, started)
+    warm_up(target)
+    warm = run_wrk(target, duration, args.connections)
+    cold = []
+    for _ in range(10 if args.quick else 30):
+        flush_memcached(target.memcached)
+        start = time.perf_counter()
+        assert Visitor(target.instance.port).get("/").status == 200
+        cold.append((time.perf_counter() - start) * 1000)
+    return {"tasks": size, "warm": warm, "cold_p50_ms": statistics.median(cold), "cold_max_ms": max(cold)}
+
+
+def flush_memcached(memcached: SaslMemcached) -> None:
+    import bmemcached
+
+    client = bmemcached.Client([memcached.server], memcached.username, memcached.password)
+    client.flush_all()
+    client.disconnect_all()
+
+
+def measure_stampede(base_env, args, log, started) -> dict:
+    """32 concurrent requests on a cold cache, the query taking 1 s: how often does it run?"""
+    burst = 32
+    target = Target(
+        "stampede",
+        {
+            "GUNICORN_WORKER_CLASS": "gthread",
+            "GUNICORN_THREADS": "16",
+            "TASKLIST_QUERY_DELAY": "1",
+            "TASKLIST_STATS_FLUSH_SECONDS": "0.2",
+        },
+    )
+    start_target(target, base_env, args, log, started)
+    env = {**os.environ, **base_env, **target.memcached.env(), **target.env}
+    flush_memcached(target.memcached)
+    barrier = Barrier(burst)
+
+    def one_request(_):
+        barrier.wait()
+        start = time.perf_counter()
+        status = Visitor(target.instance.port, timeout=30).get("/").status
+        return status, time.perf_counter() - start
+
+    with ThreadPoolExecutor(burst) as pool:
+        results = list(pool.map(one_request, range(burst)))
+    time.sleep(1)  # the workers flush their counters
+    counters = json.loads(
+        subprocess.run(
+            [sys.executable, "manage.py", "cachestats", "--json"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )["app"]
+    return {
+        "requests": burst,
+        "ok": sum(status == 200 for status, _ in results),
+        "task_list_queries": counters["task_list_query"],
+        "stampede_waits": counters["stampede_wait"],
+        "slowest_s": round(max(seconds for _, seconds in results), 2),
+    }
+
+
+def summarise(targets, growth, stampede, args, page_bytes, duration, rounds) -> dict:
+    def medians(samples: list[dict]) -> dict:
+        return {key: statistics.median(sample[key] for sample in samples) for key in samples[0]}
+
+    rows = [{"target": target.name, **medians(target.rounds)} for target in targets]
+    floor = next(row for row in rows if row["target"] == "floor: Django")["requests_per_second"]
+    for row in rows:
+        row["vs_django_floor"] = round(row["requests_per_second"] / floor, 2)
+    for point in growth:
+        point["warm"]["vs_django_floor"] = round(point["warm"]["requests_per_second"] / floor, 2)
+    return {
+        "machine": {
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "settings": {
+            "workers": args.workers,
+            "worker_class": args.worker_class,
+            "threads": args.threads,
+            "connections": args.connections,
+            "tasks": args.tasks,
+            "page_bytes": page_bytes,
+            "round_seconds": duration,
+            "rounds": rounds,
+            "quick": args.quick,
+        },
+        "targets": rows,
+        "growth": growth,
+        "stampede": stampede,
+        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def table(report: dict) -> str:
+    lines = [
+        f"{'target':<32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x Django floor':>15}",
+        "-" * 84,
+    ]
+    for row in report["targets"]:
+        lines.append(
+            f"{row['target']:<32} {row['requests_per_second']:>9.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}"
+            f" {row['errors']:>7.0f} {row['vs_django_floor']:>15.2f}"
+        )
+    lines += ["", f"{'tasks':>7} {'warm req/s':>11} {'warm p50 ms':>12} {'cold p50 ms':>12} {'cold max ms':>12}"]
+    for point in report["growth"]:
+        lines.append(
+            f"{point['tasks']:>7} {point['warm']['requests_per_second']:>11.0f} {point['warm']['p50_ms']:>12.2f}"
+            f" {point['cold_p50_ms']:>12.2f} {point['cold_max_ms']:>12.2f}"
+        )
+    s = report["stampede"]
+    lines += [
+        "",
+        f"stampede: {s['requests']} concurrent requests on a cold cache, 1 s query: "
+        f"{s['ok']} answered 200, the query ran {s['task_list_queries']} time(s), "
+        f"{s['stampede_waits']} waited for it, slowest {s['slowest_s']} s",
+    ]
+    return "\n".join(lines)
+
+
+def write_outputs(report: dict) -> None:
+    text = table(report)
+    print()
+    print(text)
+    name = "quick" if report["settings"]["quick"] else "full"
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2))
+    (RESULTS / f"{name}.txt").write_text(text + "\n")
+    chart(report, RESULTS / f"{name}.png")
+    print(f"\nWritten: bench/results/{name}.json, {name}.txt, {name}.png")
+
+
+def chart(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["targets"]
+    figure, (throughput, growth) = plt.subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [2.2, 1]})
+    names = [row["target"] for row in rows]
+    values = [row["requests_per_second"] for row in rows]
+    colours = ["#6c757d" if name.startswith("floor") else "#0d6efd" for name in names]
+    throughput.barh(names, values, color=colours)
+    floor = next(row["requests_per_second"] for row in rows if row["target"] == "floor: Django")
+    throughput.axvline(floor, color="#dc3545", linestyle="--", label="Django floor")
+    for y, row in enumerate(rows):
+        throughput.text(row["requests_per_second"], y, f" {row['vs_django_floor']:.2f}x", va="center", fontsize=8)
+    throughput.invert_yaxis()
+    throughput.set_xlabel("requests per second (median of rounds)")
+    throughput.set_title("GET / throughput, and its ratio to the Django floor")
+    throughput.legend(loc="lower right")
+
+    sizes = [point["tasks"] for point in report["growth"]]
+    growth.plot(sizes, [p["warm"]["p50_ms"] for p in report["growth"]], marker="o", label="warm (page cache)")
+    growth.plot(sizes, [p["cold_p50_ms"] for p in report["growth"]], marker="o", label="cold (cache emptied)")
+    growth.set_xscale("log")
+    growth.set_xlabel("tasks in the database")
+    growth.set_ylabel("p50 latency, ms")
+    growth.set_title("Cost growth")
+    growth.legend()
+    s = report["settings"]
+    figure.suptitle(
+        f"{report['machine']['cpu']}, {report['machine']['cores']} cores; gunicorn {s['workers']} {s['worker_class']}"
+        f" workers; {s['page_bytes']} byte page; {report['finished']}",
+        fontsize=9,
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
