@@ -82,7 +82,7 @@ def main(argv=None) -> int:
         sys.exit("wrk is not installed: apt-get install -y wrk")
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    log = open(RESULTS / "servers.log", "w")  # noqa: SIM115 (kept open for the servers' lifetime)
+    log = open(RESULTS / "servers.log", "w")
     postgres = OwnPostgres().start()
     started: list = []
     try:
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
         print("Stampede ...", flush=True)
         stampede = measure_stampede(base_env, args, log, started)
     finally:
-        for thing in started:
+        for thing in reversed(started):  # each gunicorn before its memcached
             thing.stop() if isinstance(thing, GunicornInstance) else thing.cleanup()
         postgres.stop()
         log.close()

@@ -20,8 +20,10 @@ while the value was being computed. Memcached implements them with CAS.
 import functools
 import itertools
 import logging
+import os
 import pickle
 import struct
+import weakref
 from datetime import datetime, timedelta
 
 import bmemcached
@@ -60,12 +62,30 @@ class ServerBackingOff(CacheServerError):
     """The server failed recently and is skipped until its retry delay has passed."""
 
 
+_all_connections: "weakref.WeakSet[_ServerConnection]" = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child, drop the parent's sockets (the parent keeps using them).
+
+    gunicorn's master checks the cache before forking its workers. A worker
+    that went on using the inherited socket would share one TCP connection
+    with its siblings, and each would read replies meant for another.
+    """
+    for server in list(_all_connections):
+        server.connection = None
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
 class _ServerConnection(Protocol):
     """One memcached server: a circuit breaker and the commands bmemcached lacks."""
 
     def __init__(self, *args, retry_delay, **kwargs):
         super().__init__(*args, **kwargs)
         self.set_retry_delay(retry_delay)
+        _all_connections.add(self)
 
     def _open_connection(self):
         try:

@@ -38,4 +38,6 @@ def memcached_credentials(app_configs=None, **kwargs):
                     id="mc_tasklist.W001",
                 )
             )
+    # The check runs in gunicorn's master too: leave no connection for its workers to inherit.
+    cache._cache.disconnect_all()
     return problems

@@ -225,3 +225,26 @@ def test_a_lease_on_an_unreachable_server_says_so_rather_than_held():
     cache = memcached_backend(f"127.0.0.1:{free_port()}")
     assert cache.lease("key", 10) is CACHE_UNAVAILABLE
     assert cache.lease("key", 10) is CACHE_UNAVAILABLE, "and quickly, while backing off"
+
+
+def test_processes_forked_after_the_cache_was_used_do_not_share_its_connection(memcached):
+    """gunicorn's master uses the cache (the start-up check), then forks the workers."""
+    import multiprocessing
+
+    cache = memcached_backend(memcached.server, memcached.username, memcached.password)
+    cache.set_many({f"fork-{n}": n for n in range(20)})
+
+    def read_many(queue):
+        wrong = sum(cache.get(f"fork-{n % 20}") != n % 20 for n in range(2000))
+        queue.put(wrong)
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    children = [context.Process(target=read_many, args=(queue,)) for _ in range(3)]
+    for child in children:
+        child.start()
+    wrong_here = sum(cache.get(f"fork-{n % 20}") != n % 20 for n in range(2000))
+    for child in children:
+        child.join(60)
+    assert [queue.get(timeout=5) for _ in children] == [0, 0, 0]
+    assert wrong_here == 0
