@@ -147,7 +147,8 @@ def prepare_database(env: dict, postgres: OwnPostgres, database: str, tasks: int
     )
     postgres.execute(
         database,
-        "INSERT INTO mc_tasklist_task (name, created_at) SELECT 'Task number ' || n, now() FROM generate_series(1, %s) n",
+        "INSERT INTO mc_tasklist_task (name, created_at)"
+        " SELECT 'Task number ' || n, now() FROM generate_series(1, %s) n",
         (tasks,),
     )
 
