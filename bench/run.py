@@ -364,8 +364,13 @@ def chart(report: dict, path: Path) -> None:
     throughput.legend(loc="lower right")
 
     sizes = [point["tasks"] for point in report["growth"]]
-    growth.plot(sizes, [p["warm"]["p50_ms"] for p in report["growth"]], marker="o", label="warm (page cache)")
-    growth.plot(sizes, [p["cold_p50_ms"] for p in report["growth"]], marker="o", label="cold (cache emptied)")
+    growth.plot(
+        sizes,
+        [p["warm"]["p50_ms"] for p in report["growth"]],
+        marker="o",
+        label="warm, under load (wrk, 16 connections)",
+    )
+    growth.plot(sizes, [p["cold_p50_ms"] for p in report["growth"]], marker="o", label="cold, one request at a time")
     growth.set_xscale("log")
     growth.set_xlabel("tasks in the database")
     growth.set_ylabel("p50 latency, ms")

@@ -44,6 +44,7 @@ from django.utils.functional import cached_property
 
 from django_tasklist.cache_backends import CACHE_UNAVAILABLE
 from mc_tasklist import stats
+from mc_tasklist.selectors import task_count, task_page
 
 TASKS_KEY = "tasklist:tasks:v2"
 PAGE_KEY = "tasklist:page"
@@ -210,8 +211,6 @@ def task_list_changed(*, removed: int = 0) -> None:
     if strategy == "version":
         _next_generation()
         return
-    from mc_tasklist.selectors import task_count, task_page
-
     # Newest first: one task more or less shifts every page, so every page that
     # could have been cached goes. Deleting also voids the lease of any reader
     # still filling these entries.
