@@ -52,6 +52,7 @@ FRAGMENT_KEY = "tasklist:row"
 GENERATION_KEY = "tasklist:generation"
 
 # Templates whose output the page and fragment entries hold.
+BASE_TEMPLATE = "mc_tasklist/base.html"
 PAGE_TEMPLATE = "mc_tasklist/index.html"
 ROW_TEMPLATE = "mc_tasklist/_task_row.html"
 
@@ -80,7 +81,7 @@ def render_version() -> str:
     Part of the page and fragment keys, so a deploy that changes a template
     or a static file's hashed name never serves HTML rendered by the old code.
     """
-    sources = [get_template(name).template.source for name in (PAGE_TEMPLATE, ROW_TEMPLATE)]
+    sources = [get_template(name).template.source for name in (BASE_TEMPLATE, PAGE_TEMPLATE, ROW_TEMPLATE)]
     sources.append(staticfiles_storage.url("mc_tasklist/bootstrap.min.css"))
     return hashlib.blake2b("\0".join(sources).encode(), digest_size=6).hexdigest()
 
