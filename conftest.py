@@ -3,7 +3,9 @@ import time
 import pytest
 from django.core.cache import cache
 
-from testsupport.pytest_plugin import memcached_key
+from testsupport import postgres
+from testsupport.gunicorn import migrate
+from testsupport.pytest_plugin import app_environment, memcached_key
 
 
 @pytest.fixture
@@ -32,3 +34,14 @@ def empty_cache():
     stats.reset_counters()
     yield
     cache.clear()
+
+
+@pytest.fixture(scope="module")
+def app_env(request):
+    """Production settings and a migrated database of its own, for one module's gunicorn instances."""
+    memcached = request.config.stash[memcached_key]
+    database = postgres.create_database()
+    env = {**app_environment(memcached, database), "DJANGO_SECURE_SSL_REDIRECT": "True"}
+    migrate(env)
+    yield env
+    postgres.drop_database(database)

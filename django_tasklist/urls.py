@@ -16,3 +16,5 @@ urlpatterns = [
     # Browsers ask for /favicon.ico on pages that name no icon, such as the admin's.
     path("favicon.ico", lambda request: redirect(staticfiles_storage.url("mc_tasklist/favicon.svg"), permanent=True)),
 ]
+
+handler500 = "django_tasklist.errors.server_error"

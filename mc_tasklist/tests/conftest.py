@@ -3,9 +3,7 @@ import re
 import pytest
 from django.test import Client
 
-from testsupport import postgres
-from testsupport.gunicorn import GunicornInstance, migrate
-from testsupport.pytest_plugin import app_environment
+from testsupport.gunicorn import GunicornInstance
 
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
@@ -51,18 +49,6 @@ def cache_setup(settings):
 
     configure()
     return configure
-
-
-@pytest.fixture(scope="module")
-def app_env(request):
-    from testsupport.pytest_plugin import memcached_key
-
-    memcached = request.config.stash[memcached_key]
-    database = postgres.create_database()
-    env = {**app_environment(memcached, database), "DJANGO_SECURE_SSL_REDIRECT": "True"}
-    migrate(env)
-    yield env
-    postgres.drop_database(database)
 
 
 @pytest.fixture

@@ -1,0 +1,28 @@
+"""What a visitor sees when a request fails on our side.
+
+Django answers every uncaught exception with a 500. An unreachable database
+(restarting, failing over, out of connections) is not a bug in the app but a
+service that is briefly unavailable, so it gets a 503 with Retry-After: load
+balancers and clients know to retry, and the visitor is told to come back in a
+moment instead of seeing a server error. Neither page touches the database.
+Django's request logger still records each one, with its traceback.
+"""
+
+import sys
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
+from django.template.loader import render_to_string
+
+RETRY_AFTER_SECONDS = 5
+
+
+def server_error(request) -> HttpResponse:
+    error = sys.exc_info()[1]  # Django calls this handler while handling the exception.
+    if isinstance(error, OperationalError | InterfaceError):
+        response = HttpResponse(render_to_string("503.html"), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    else:
+        response = HttpResponse(render_to_string("500.html"), status=500)
+    response["Cache-Control"] = "no-store"
+    return response
