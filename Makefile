@@ -3,7 +3,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: install run test lint format clean bench bench-quick
+.PHONY: install run test lint format clean bench bench-quick chaos chaos-quick
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -33,6 +33,13 @@ $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
 	$(PYTHON) -m pip install --quiet -r requirements-bench.txt
 	command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
 	touch $@
+
+## Faults under load (see README): make chaos (about 3 minutes), or make chaos-quick
+chaos: install
+	$(PYTHON) -m chaos.run $(CHAOS_ARGS)
+
+chaos-quick: install
+	$(PYTHON) -m chaos.run --quick $(CHAOS_ARGS)
 
 lint: install
 	$(PYTHON) -m ruff check .

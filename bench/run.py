@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Barrier
 
-from testsupport.gunicorn import REPO, GunicornInstance
+from testsupport.gunicorn import REPO, GunicornInstance, collectstatic
 from testsupport.http import Visitor
 from testsupport.memcached import SaslMemcached
 from testsupport.postgres import OwnPostgres
@@ -97,6 +97,7 @@ def main(argv=None) -> int:
             "GUNICORN_WORKER_CLASS": args.worker_class,
             "GUNICORN_THREADS": str(args.threads),
         }
+        collectstatic(base_env)
         database = postgres.create_database("bench")
         prepare_database({**base_env, "DATABASE_URL": database}, postgres, "bench", args.tasks)
         base_env["DATABASE_URL"] = database

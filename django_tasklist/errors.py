@@ -13,16 +13,39 @@ import sys
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.template.loader import render_to_string
+from django.views import defaults
 
 RETRY_AFTER_SECONDS = 5
 
 
 def server_error(request) -> HttpResponse:
     error = sys.exc_info()[1]  # Django calls this handler while handling the exception.
-    if isinstance(error, OperationalError | InterfaceError):
-        response = HttpResponse(render_to_string("503.html"), status=503)
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    else:
-        response = HttpResponse(render_to_string("500.html"), status=500)
+    if _caused_by_database_outage(error):
+        return database_unavailable()
+    response = HttpResponse(render_to_string("500.html"), status=500)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def bad_request(request, exception) -> HttpResponse:
+    # Django's session middleware turns any database error while saving a
+    # session into SessionInterrupted, a 400 that tells the visitor their
+    # session "was deleted". When the database is down, that is a 503 instead.
+    if _caused_by_database_outage(exception):
+        return database_unavailable()
+    return defaults.bad_request(request, exception)
+
+
+def database_unavailable() -> HttpResponse:
+    response = HttpResponse(render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _caused_by_database_outage(error: BaseException | None) -> bool:
+    while error is not None:
+        if isinstance(error, OperationalError | InterfaceError):
+            return True
+        error = error.__cause__ or error.__context__
+    return False

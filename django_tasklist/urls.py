@@ -18,3 +18,4 @@ urlpatterns = [
 ]
 
 handler500 = "django_tasklist.errors.server_error"
+handler400 = "django_tasklist.errors.bad_request"

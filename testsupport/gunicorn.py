@@ -52,6 +52,16 @@ def migrate(env: dict[str, str]) -> None:
     )
 
 
+def collectstatic(env: dict[str, str]) -> None:
+    """Production settings serve static files from the collected manifest; without it every page fails."""
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=REPO,
+        env={**os.environ, **env},
+        check=True,
+    )
+
+
 def create_staff_user(env: dict[str, str], username: str, password: str) -> None:
     subprocess.run(
         [

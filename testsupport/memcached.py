@@ -80,6 +80,21 @@ class SaslMemcached:
             self.process.wait(timeout=10)
         self.process = None
 
+    def kill(self) -> None:
+        """Die as a crashed or replaced server does: no goodbye, every entry gone."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def stats(self) -> dict[str, bytes]:
+        import bmemcached
+
+        client = bmemcached.Client([self.server], self.username if self.sasl else None, self.password)
+        try:
+            return client.stats()[self.server]
+        finally:
+            client.disconnect_all()
+
     def pause(self) -> None:
         self.process.send_signal(signal.SIGSTOP)
 

@@ -50,7 +50,7 @@ def drop_database(name: str) -> None:
 
 
 class OwnPostgres:
-    """A throwaway PostgreSQL cluster on a free port (initdb + pg_ctl), for the benchmark."""
+    """A throwaway PostgreSQL cluster on a free port (initdb + pg_ctl), for the benchmark and chaos runs."""
 
     def __init__(self):
         import glob
@@ -79,11 +79,30 @@ class OwnPostgres:
         subprocess.run([*self._as_owner, *command], check=True, capture_output=True)
 
     def start(self) -> "OwnPostgres":
-        data = self.dir / "data"
-        self._run(str(self.bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
-        self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.dir / "log"), "-w", "start")
+        self._run(
+            str(self.bin / "initdb"), "-D", str(self.dir / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8"
+        )
+        self.start_server()
         return self
+
+    def start_server(self) -> None:
+        """Start the server on its data directory (again, after stop_server)."""
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.dir / "data"),
+            "-o",
+            options,
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "start",
+        )
+
+    def stop_server(self) -> None:
+        """Stop the server as an operator's restart does: open connections are cut, data is kept."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
 
     def url(self, database: str) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
@@ -97,10 +116,14 @@ class OwnPostgres:
         with psycopg.connect(self.url(database), autocommit=True) as connection:
             connection.execute(sql, params)
 
+    def query(self, database: str, sql: str, params=()) -> list[tuple]:
+        with psycopg.connect(self.url(database), autocommit=True) as connection:
+            return connection.execute(sql, params).fetchall()
+
     def stop(self) -> None:
         import shutil
 
         try:
-            self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
+            self.stop_server()
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -7,13 +7,11 @@ A missing memcached or PostgreSQL fails the run: it is never skipped.
 """
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 from testsupport import postgres
-from testsupport.gunicorn import REPO
+from testsupport.gunicorn import collectstatic
 from testsupport.memcached import SaslMemcached
 
 _memcached: SaslMemcached | None = None
@@ -45,10 +43,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
     early_config.stash[memcached_key] = _memcached
     os.environ.update(app_environment(_memcached, "tasklist"))
     try:
-        # Production settings serve static files from the collected manifest.
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=REPO, check=True, env=os.environ
-        )
+        collectstatic(os.environ)
         return (yield)
     except BaseException:
         _memcached.cleanup()

@@ -47,6 +47,26 @@ def test_a_form_sent_when_the_database_has_gone_gets_a_503_page(healthy_and_no_d
     assert_unavailable_page(visitor.post("/remove", {"id": "1"}))
 
 
+@pytest.mark.gunicorn
+def test_a_page_from_the_cache_whose_session_cannot_be_saved_is_a_503_not_a_400(healthy_and_no_database):
+    healthy, broken = healthy_and_no_database
+    visitor = Visitor(healthy.port)
+    visitor.get("/")
+    assert visitor.post("/add", {"name": "a message waits in the session"}).status == 302
+    Visitor(healthy.port).get("/")  # Another visitor's read caches the list.
+    # The list comes from the cache and the session from the cache, but showing
+    # the message changes the session, and saving it needs the database.
+    visitor.port = broken.port
+    response = visitor.get("/")
+    assert_unavailable_page(response)
+    assert "was deleted" not in response.text
+
+
+def test_other_bad_requests_are_still_a_400(client):
+    response = client.get("/", HTTP_HOST="not-allowed.example")
+    assert response.status_code == 400
+
+
 def test_other_errors_are_still_a_500():
     from django_tasklist.errors import server_error
 

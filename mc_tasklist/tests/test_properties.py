@@ -1,0 +1,120 @@
+"""Properties that hold for every input, checked over inputs hypothesis makes up.
+
+Whatever a visitor sends as a task name, a task id or a page number, the answer
+is a page (never a 500), a refusal changes nothing, and an accepted write is on
+the list the visitor is sent back to.
+"""
+
+import html
+import re
+
+import pytest
+from django.test import RequestFactory
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from mc_tasklist.forms import MAX_TASK_ID
+from mc_tasklist.models import Task
+from mc_tasklist.tests.conftest import Browser
+from mc_tasklist.views import requested_page
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Each example reuses the test's database and cache; what it checks does not
+# depend on what earlier examples left behind.
+examples = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+REFUSALS = ("Enter a task name.", "A task name can be at most 200 characters", "Null characters are not allowed.")
+PAGE_OF = re.compile(r"Page (\d+) of (\d+)")
+
+
+def stored() -> list[tuple[int, str]]:
+    return list(Task.objects.order_by("id").values_list("id", "name"))
+
+
+def shows(page: str, name: str) -> bool:
+    return f'<td class="text-break">{html.escape(name)}</td>' in page
+
+
+@examples
+@given(name=st.text(max_size=260))
+def test_any_name_is_either_added_as_typed_or_refused_with_nothing_changed(name):
+    browser = Browser()
+    before = stored()
+    response = browser.add(name)
+    expected = name.strip()
+    if expected and len(expected) <= Task.NAME_MAX_LENGTH and "\x00" not in name:
+        assert response.status_code == 302
+        added = Task.objects.latest("id")
+        assert added.name == expected
+        assert stored() == [*before, (added.id, expected)]
+        assert shows(browser.get("/").content.decode(), expected), "the visitor's own write is on the list"
+    else:
+        assert response.status_code == 400
+        page = response.content.decode()
+        assert any(message in page for message in REFUSALS), "the page says what is wrong"
+        assert stored() == before
+
+
+@examples
+@given(task_id=st.integers(min_value=-(2**70), max_value=2**70))
+def test_any_integer_id_deletes_that_task_if_it_exists_and_nothing_else(task_id):
+    browser = Browser()
+    Task.objects.create(name="kept unless named")
+    before = dict(stored())
+    response = browser.remove(str(task_id))
+    if task_id in before:
+        assert response.status_code == 302
+        assert dict(stored()) == {key: value for key, value in before.items() if key != task_id}
+    else:
+        assert response.status_code == (400 if not 1 <= task_id <= MAX_TASK_ID else 404)
+        assert dict(stored()) == before
+
+
+@examples
+@given(task_id=st.text(max_size=40))
+def test_any_text_as_an_id_is_answered_with_a_page_and_deletes_at_most_one_task(task_id):
+    browser = Browser()
+    Task.objects.create(name="kept unless named")
+    before = stored()
+    response = browser.remove(task_id)
+    assert response.status_code in (302, 400, 404)
+    assert len(stored()) == len(before) - (response.status_code == 302)
+    if response.status_code != 302:
+        page = response.content.decode()
+        assert any(message in page for message in ("That is not a task id.", "That task does not exist"))
+
+
+@given(value=st.text(max_size=30))
+def test_a_page_parameter_is_always_a_page_number(value):
+    assert requested_page(RequestFactory().get("/", {"page": value})) >= 1
+
+
+@given(number=st.integers())
+def test_a_whole_number_page_parameter_is_that_page_or_the_first(number):
+    assert requested_page(RequestFactory().get("/", {"page": str(number)})) == max(number, 1)
+
+
+@examples
+@given(value=st.one_of(st.text(max_size=30), st.integers(min_value=-5, max_value=10).map(str)))
+def test_any_page_parameter_shows_a_page_of_the_list_or_the_last_one_with_a_404(value, settings):
+    settings.TASKLIST_PAGE_SIZE = 2
+    assume("\x00" not in value)  # The test client cannot put a NUL in a URL; browsers send %00, tested below.
+    if not Task.objects.exists():
+        Task.objects.bulk_create(Task(name=f"task {n}") for n in range(5))  # three pages
+    response = Browser().get("/", {"page": value})
+    page = response.content.decode()
+    shown, last = map(int, PAGE_OF.search(page).groups())
+    assert last == 3
+    try:
+        asked = int(value)
+    except ValueError:
+        asked = 1
+    if asked > last:
+        assert (response.status_code, shown) == (404, last)
+    else:
+        assert (response.status_code, shown) == (200, max(asked, 1))
+
+
+def test_a_nul_in_the_page_parameter_means_the_first_page(browser):
+    assert browser.get("/?page=%00").status_code == 200
