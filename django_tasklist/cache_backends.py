@@ -17,6 +17,7 @@ task list's caching policy uses to fill an entry only if nobody invalidated it
 while the value was being computed. Memcached implements them with CAS.
 """
 
+import collections
 import functools
 import itertools
 import logging
@@ -48,7 +49,7 @@ CACHE_UNAVAILABLE = "cache-unavailable"
 # the year 2106.
 EXPIRED_AT_ONCE = 60 * 60 * 24 * 30 + 1
 
-_OPCODE = {"delete": 0x04, "incr": 0x05, "decr": 0x06, "touch": 0x1C}
+_OPCODE = {"delete": 0x04, "incr": 0x05, "decr": 0x06, "noop": 0x0A, "touch": 0x1C}
 _INCR_EXTRAS = struct.Struct("!QQL")
 # An incr/decr expiry of 0xFFFFFFFF means "fail if the key is missing".
 _NO_AUTO_CREATE = 0xFFFFFFFF
@@ -112,6 +113,14 @@ class _ServerConnection(Protocol):
     def _request(self, command: str, key: str, extras: bytes = b"") -> tuple[int, bytes | None]:
         if self.backing_off():
             raise ServerBackingOff(self.server)
+        self._send(self._message(command, key, extras))
+        response = self._get_response()
+        status, body = response[5], response[9]
+        if status == self.STATUS["server_disconnected"]:
+            raise CacheServerError(f"{self.server}: {body}")
+        return status, body
+
+    def _message(self, command: str, key: str = "", extras: bytes = b"") -> bytes:
         keybytes = key.encode()
         header = struct.pack(
             self.HEADER_STRUCT,
@@ -125,12 +134,23 @@ class _ServerConnection(Protocol):
             0,
             0,
         )
-        self._send(header + extras + keybytes)
-        response = self._get_response()
-        status, body = response[5], response[9]
-        if status == self.STATUS["server_disconnected"]:
-            raise CacheServerError(f"{self.server}: {body}")
-        return status, body
+        return header + extras + keybytes
+
+    def delete_keys(self, keys: list[str]) -> None:
+        """Delete keys in one round trip. Raises unless the server answered for every one.
+
+        bmemcached's delete_multi reports a missing key and an unreachable
+        server alike, as False.
+        """
+        if self.backing_off():
+            raise ServerBackingOff(self.server)
+        self._send(b"".join(self._message("delete", key) for key in keys) + self._message("noop"))
+        while True:
+            response = self._get_response()
+            if response[5] == self.STATUS["server_disconnected"]:
+                raise CacheServerError(f"{self.server}: {response[9]}")
+            if response[1] == _OPCODE["noop"]:
+                return
 
     def _found(self, command: str, key: str, extras: bytes = b"") -> bytes | None:
         """Run a command whose only expected failure is a missing key."""
@@ -284,9 +304,28 @@ class BinaryMemcachedCache(BaseMemcachedCache):
             logger.error("cache set_many failed: %s", error)
             return list(data)
 
-    @_on_failure(default=None)
     def delete_many(self, keys, version=None):
-        super().delete_many(keys, version)
+        self.delete_many_unreached(keys, version)
+
+    def delete_many_unreached(self, keys, version=None) -> list[str]:
+        """Delete keys; return those whose server could not be reached (down, hung, backing off).
+
+        A missing key is not a failure: it is as deleted as it can be.
+        """
+        by_server = collections.defaultdict(dict)
+        for key in keys:
+            safe_key = self.make_and_validate_key(key, version=version)
+            by_server[self._cache.server_for(safe_key)][safe_key] = key
+        unreached = []
+        for server, names in by_server.items():
+            try:
+                server.delete_keys(list(names))
+            except ServerBackingOff:
+                unreached.extend(names.values())
+            except (OSError, MemcachedException, CacheServerError) as error:
+                logger.error("cache delete_many failed: %s", error)
+                unreached.extend(names.values())
+        return unreached
 
     @_on_failure(default=None)
     def clear(self):
@@ -339,6 +378,10 @@ class LocMemLeaseCache(LocMemCache):
     def get(self, key, default=None, version=None):
         value = super().get(key, default, version)
         return default if value == LEASE_MARKER else value
+
+    def delete_many_unreached(self, keys, version=None) -> list[str]:
+        self.delete_many(keys, version)
+        return []  # The process's own memory is always reachable.
 
     def lease(self, key, timeout, version=None):
         key = self.make_and_validate_key(key, version=version)

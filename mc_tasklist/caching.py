@@ -25,13 +25,18 @@ database commit. And an entry is filled under a lease (a placeholder added
 with memcached's ``add``, replaced with ``cas``): a write that deletes the
 entry while a reader is still querying the database voids that reader's lease,
 so the reader's list, possibly older than the write, is never stored.
-Every entry has a TTL, so even a lost invalidation (cache unreachable during
-the write) is repaired after TASKLIST_CACHE_TTL seconds.
+An invalidation that cannot reach its server (down, hung, cut off) is kept
+and retried by every later request in the process, until the server confirms
+it: a server that comes back holding its old entries has them removed as soon
+as this process can reach it again. And every entry has a TTL, so even an
+invalidation that is never retried (the process ended) is repaired after
+TASKLIST_CACHE_TTL seconds.
 """
 
 import functools
 import hashlib
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -114,6 +119,7 @@ class TaskListCache:
     """
 
     def __init__(self):
+        retry_unconfirmed_invalidations()
         self.layers = settings.TASKLIST_CACHE_LAYERS
         self.strategy = settings.TASKLIST_INVALIDATION
         self.ttl = settings.TASKLIST_CACHE_TTL
@@ -216,7 +222,7 @@ def task_list_changed(*, removed: int = 0) -> None:
     # could have been cached goes. Deleting also voids the lease of any reader
     # still filling these entries.
     pages = range(1, page_count(task_count() + removed) + 1)
-    cache.delete_many([key for number in pages for key in (tasks_key(number), page_key(number))])
+    _invalidate([key for number in pages for key in (tasks_key(number), page_key(number))])
     if strategy == "update" and "query" in settings.TASKLIST_CACHE_LAYERS:
         # Only the first page's list is stored again; pages are left to the next
         # reader, who rebuilds them from this list and the cached rows.
@@ -239,6 +245,44 @@ def _next_generation() -> None:
     try:
         cache.incr(GENERATION_KEY)
     except ValueError:
-        # No generation (evicted, or the cache is down): readers will start a
-        # new random one, which names no old entry.
-        pass
+        # No generation (evicted), or the server did not answer. Deleting it
+        # does what the increment would: readers start a new random one, which
+        # names no old entry. If the server is unreachable, the delete is retried.
+        _invalidate([GENERATION_KEY])
+
+
+# Keys whose invalidation no server has confirmed, and when their entries will
+# have expired anyway (after which there is nothing left to remove).
+_unconfirmed: dict[str, float] = {}
+_unconfirmed_lock = threading.Lock()
+
+
+def _invalidate(keys: list[str]) -> None:
+    # Past this time the entries have expired, so the keys need no retry.
+    expired_by = time.monotonic() + max(settings.TASKLIST_CACHE_TTL, _lease_ttl()) + 1
+    _delete_or_remember(dict.fromkeys(keys, expired_by))
+
+
+def _delete_or_remember(keys: dict[str, float]) -> None:
+    unreached = cache.delete_many_unreached(list(keys))
+    if unreached:
+        with _unconfirmed_lock:
+            for key in unreached:
+                _unconfirmed[key] = max(keys[key], _unconfirmed.get(key, 0))
+
+
+def retry_unconfirmed_invalidations() -> None:
+    if not _unconfirmed:  # Nearly always: then this costs nothing.
+        return
+    now = time.monotonic()
+    with _unconfirmed_lock:
+        pending = {key: expired_by for key, expired_by in _unconfirmed.items() if expired_by > now}
+        _unconfirmed.clear()
+    if pending:
+        _delete_or_remember(pending)
+
+
+def forget_unconfirmed_invalidations() -> None:
+    """After the cache was emptied there is nothing left to invalidate."""
+    with _unconfirmed_lock:
+        _unconfirmed.clear()

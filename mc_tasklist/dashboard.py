@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from mc_tasklist import stats
+from mc_tasklist import caching, stats
 
 CHART_WIDTH, CHART_HEIGHT = 600, 150
 
@@ -96,6 +96,7 @@ def flush_cache(request):
         request.method = "GET"
         return stats_page(request, flush_form=form, status=400)
     cache.clear()
+    caching.forget_unconfirmed_invalidations()
     messages.success(request, "The cache was flushed.")
     return redirect("stats")
 

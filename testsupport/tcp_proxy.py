@@ -32,14 +32,18 @@ class TcpProxy:
         listener.listen(64)
         listener.settimeout(0.05)
         self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, args=(listener,), daemon=True)
+        self._acceptor.start()
         return self
 
     restore = start
 
     def cut(self) -> None:
         listener, self._listener = self._listener, None
-        listener.close()
+        if listener is not None:
+            # The port is free for restore() only once no thread waits on it.
+            self._acceptor.join()
+            listener.close()
         with self._lock:
             sockets, self._open = self._open, set()
         for sock in sockets:

@@ -105,6 +105,12 @@ def test_delete_many_removes_every_key(backend):
     assert backend.get_many(["a", "b", "c"]) == {"c": 3}
 
 
+def test_delete_many_unreached_is_empty_when_every_server_answered(backend):
+    backend.set_many({"a": 1, "b": 2})
+    assert backend.delete_many_unreached(["a", "b", "missing"]) == []
+    assert backend.get_many(["a", "b"]) == {}
+
+
 def test_has_key(backend):
     backend.set("key", "value")
     assert backend.has_key("key") is True
@@ -214,6 +220,31 @@ def test_keys_are_spread_over_several_servers():
         assert min(items) > 10, f"consistent hashing should use both servers, got {items}"
         assert cache.get_many([f"key{i}" for i in range(100)]) == {f"key{i}": i for i in range(100)}
     finally:
+        for server in servers:
+            server.cleanup()
+
+
+def test_delete_many_unreached_names_exactly_the_keys_of_servers_that_did_not_answer():
+    from testsupport.tcp_proxy import TcpProxy
+
+    servers = [SaslMemcached().start() for _ in range(2)]
+    proxies = [TcpProxy(server.port).start() for server in servers]
+    try:
+        cache = memcached_backend([p.server for p in proxies], "tasklist", "tasklist-secret")
+        keys = [f"key{i}" for i in range(40)]
+        cache.set_many(dict.fromkeys(keys, 1))
+        cut_off = proxies[1].server
+        on_cut_off = [key for key in keys if cache._cache.server_for(cache.make_key(key)).server == cut_off]
+        proxies[1].cut()
+        assert sorted(cache.delete_many_unreached(keys)) == sorted(on_cut_off)
+        assert sorted(cache.delete_many_unreached(keys)) == sorted(on_cut_off), "and while backing off"
+        proxies[1].restore()
+        assert cache.get_many(on_cut_off) == {}, "skipped during the back-off"
+        time.sleep(3.1)
+        assert cache.get_many(on_cut_off) == dict.fromkeys(on_cut_off, 1), "the server kept them"
+    finally:
+        for proxy in proxies:
+            proxy.stop()
         for server in servers:
             server.cleanup()
 

@@ -11,6 +11,7 @@ import pytest
 from django.core.cache import caches
 
 from mc_tasklist.models import Task
+from testsupport.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -101,3 +102,27 @@ def test_a_write_missed_while_memcached_hung_is_seen_after_the_ttl(browser, memc
     while "Missed invalidation</td>" not in browser.get("/").content.decode():
         assert time.monotonic() < deadline, "a stale page outlived its TTL"
         time.sleep(0.2)
+
+
+@pytest.fixture
+def cut_off_cache(memcached, settings):
+    """The app reaches memcached through a proxy that can cut it off; the server keeps its entries."""
+    proxy = TcpProxy(memcached.port).start()
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": [proxy.server]}}
+    yield proxy
+    proxy.stop()
+
+
+@pytest.mark.parametrize("strategy", ["delete", "update", "version"])
+def test_an_invalidation_the_cache_missed_is_retried_as_soon_as_it_answers_again(
+    browser, cut_off_cache, cache_setup, strategy
+):
+    cache_setup(invalidation=strategy, ttl=60)
+    browser.get("/")
+    assert "page=hit" in browser.get("/")["X-Cache"], "the empty list is cached, for 60 s"
+    cut_off_cache.cut()
+    assert browser.add("Written while cut off").status_code == 302
+    cut_off_cache.restore()
+    time.sleep(3.1)  # the retry delay: until then the server is skipped
+    page = browser.get("/").content.decode()
+    assert "Written while cut off</td>" in page, "not the old page the server kept"
