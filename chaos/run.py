@@ -161,7 +161,13 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, help="repeat an earlier run's choices (its report names its seed)")
     args = parser.parse_args(argv)
     timings = QUICK if args.quick else FULL
-    results = run(timings, strategy=args.strategy, visitors=args.visitors, seed=args.seed)
+    results = run(
+        timings,
+        strategy=args.strategy,
+        visitors=args.visitors,
+        seed=args.seed,
+        report="quick" if args.quick else "full",
+    )
     return 1 if any(result.missed for result in results) else 0
 
 
@@ -171,6 +177,7 @@ def run(
     strategy: str = "delete",
     visitors: int = 4,
     output: Path = RESULTS,
+    report: str = "report",
     scenarios: list[Scenario] = SCENARIOS,
     seed: int | None = None,
 ) -> list[Result]:
@@ -199,7 +206,7 @@ def run(
                 results.append(run_scenario(scenario, Servers(postgres), env, timings, load, log))
     finally:
         postgres.stop()
-    write_report(results, timings, strategy, visitors, seed, output)
+    write_report(results, timings, strategy, visitors, seed, output / report)
     return results
 
 
@@ -365,9 +372,7 @@ def missed_targets(
     return missed
 
 
-def write_report(
-    results: list[Result], timings: Timings, strategy: str, visitors: int, seed: int, output: Path
-) -> None:
+def write_report(results: list[Result], timings: Timings, strategy: str, visitors: int, seed: int, stem: Path) -> None:
     table = format_table(results)
     setup = (
         f"strategy {strategy}, TTL {timings.ttl} s, {visitors} visitors, 2 instances x 2 sync workers, "
@@ -377,8 +382,8 @@ def write_report(
     text = f"{setup}\n\n{table}\n\n" + (
         "Every target met.\n" if not missed else "Targets missed:\n" + "\n".join(missed) + "\n"
     )
-    (output / "report.txt").write_text(text)
-    (output / "report.json").write_text(
+    stem.with_suffix(".txt").write_text(text)
+    stem.with_suffix(".json").write_text(
         json.dumps(
             {"setup": setup, "timings": timings.__dict__, "results": [result.__dict__ for result in results]},
             indent=2,
