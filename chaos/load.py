@@ -22,6 +22,11 @@ from testsupport.http import TOKEN_PATTERN, Visitor
 ROW_PATTERN = re.compile(r'<td class="text-break">(.*?)</td>.*?name="id" value="(\d+)"', re.DOTALL)
 
 
+def tasks_shown(page: str) -> dict[int, str]:
+    """The tasks a list page shows: id -> name."""
+    return {int(task_id): name for name, task_id in ROW_PATTERN.findall(page)}
+
+
 class _Visitor(Visitor):
     token: str | None = None  # from the last page that had a form
 
@@ -114,7 +119,7 @@ class Load:
         else:
             request = Request(kind, visitor.port, started, time.monotonic(), response.status)
             if kind == "read" and response.status == 200:
-                request.seen = {int(task_id): name for name, task_id in ROW_PATTERN.findall(response.text)}
+                request.seen = tasks_shown(response.text)
             if found := TOKEN_PATTERN.search(response.text):
                 visitor.token = found.group(1)
         self.requests.append(request)
@@ -142,11 +147,8 @@ def stale_reads(requests: list[Request]) -> list[StaleRead]:
     reads = [request for request in requests if request.kind == "read" and request.status == 200]
     adds = [request for request in requests if request.kind == "add" and request.acknowledged]
     removes = [request for request in requests if request.kind == "remove" and request.acknowledged]
-    id_of = {name: task_id for read in reads for task_id, name in read.seen.items()}
-    first_remove_sent: dict[int, float] = {}
-    for request in requests:
-        if request.kind == "remove":
-            first_remove_sent[request.task_id] = min(request.started, first_remove_sent.get(request.task_id, 1e18))
+    id_of = _ids_by_name(requests)
+    first_remove_sent = _first_remove_sent(requests)
     found = []
     for read in reads:
         names = set(read.seen.values())
@@ -171,8 +173,8 @@ def lost_writes(requests: list[Request], stored: dict[int, str]) -> list[Request
     An added task may be missing only if a delete of it was sent.
     """
     names = set(stored.values())
-    id_of = {name: task_id for request in requests for task_id, name in request.seen.items()}
-    delete_sent = {request.task_id for request in requests if request.kind == "remove"}
+    id_of = _ids_by_name(requests)
+    delete_sent = _first_remove_sent(requests)
     lost = [
         request
         for request in requests
@@ -187,3 +189,17 @@ def lost_writes(requests: list[Request], stored: dict[int, str]) -> list[Request
         if request.kind == "remove" and request.acknowledged and request.task_id in stored
     ]
     return lost
+
+
+def _ids_by_name(requests: list[Request]) -> dict[str, int]:
+    """Each task's id, from the pages that showed it (names are unique)."""
+    return {name: task_id for request in requests for task_id, name in request.seen.items()}
+
+
+def _first_remove_sent(requests: list[Request]) -> dict[int, float]:
+    """When a delete of each task was first sent, answered or not."""
+    sent: dict[int, float] = {}
+    for request in requests:
+        if request.kind == "remove":
+            sent[request.task_id] = min(request.started, sent.get(request.task_id, request.started))
+    return sent

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import bmemcached
 
-from chaos.load import ROW_PATTERN, Load, Request, lost_writes, outcomes, stale_reads
+from chaos.load import Load, Request, lost_writes, outcomes, stale_reads, tasks_shown
 from testsupport.gunicorn import REPO, GunicornInstance, collectstatic, migrate
 from testsupport.http import Visitor
 from testsupport.memcached import SaslMemcached
@@ -268,7 +268,7 @@ def shows_exactly(instance: GunicornInstance, stored: dict[int, str]) -> bool:
     """Every worker of the instance (several reads reach each) shows what the database holds."""
     for _ in range(6):
         page = Visitor(instance.port).get("/")
-        if page.status != 200 or {int(i): name for name, i in ROW_PATTERN.findall(page.text)} != stored:
+        if page.status != 200 or tasks_shown(page.text) != stored:
             return False
     return True
 

@@ -316,16 +316,14 @@ class BinaryMemcachedCache(BaseMemcachedCache):
         for key in keys:
             safe_key = self.make_and_validate_key(key, version=version)
             by_server[self._cache.server_for(safe_key)][safe_key] = key
-        unreached = []
-        for server, names in by_server.items():
-            try:
-                server.delete_keys(list(names))
-            except ServerBackingOff:
-                unreached.extend(names.values())
-            except (OSError, MemcachedException, CacheServerError) as error:
-                logger.error("cache delete_many failed: %s", error)
-                unreached.extend(names.values())
-        return unreached
+        return [
+            key for server, names in by_server.items() if not self._delete_on(server, names) for key in names.values()
+        ]
+
+    @_on_failure(default=False)
+    def _delete_on(self, server: _ServerConnection, keys) -> bool:
+        server.delete_keys(list(keys))
+        return True
 
     @_on_failure(default=None)
     def clear(self):

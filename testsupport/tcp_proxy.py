@@ -10,7 +10,7 @@ class TcpProxy:
     """Listens on its own port and forwards to ``target_port``.
 
     ``cut()`` behaves like a network partition or a crashed host: open
-    connections are reset and new ones refused, while the server behind keeps
+    connections are closed and new ones refused, while the server behind keeps
     running with everything it stored. ``restore()`` reconnects it.
     """
 
