@@ -19,8 +19,17 @@ run: install
 	$(PYTHON) manage.py runserver 127.0.0.1:$(PORT)
 
 ## Every test, against PostgreSQL (127.0.0.1:5432) and a SASL memcached it starts itself
-test: install
+test: install $(VENV)/django-tests/.unpacked
 	$(PYTHON) -m pytest
+
+# Django's own cache tests, from its source distribution (see requirements-django-tests.txt).
+$(VENV)/django-tests/.unpacked: $(VENV)/.installed requirements-django-tests.txt
+	rm -rf $(VENV)/django-tests && mkdir -p $(VENV)/django-tests
+	$(PYTHON) -m pip download --quiet --no-deps --no-binary :all: --require-hashes \
+		-r requirements-django-tests.txt -d $(VENV)/django-tests
+	tar xzf $(VENV)/django-tests/django-*.tar.gz -C $(VENV)/django-tests --strip-components=1 --wildcards '*/tests'
+	rm $(VENV)/django-tests/django-*.tar.gz
+	touch $@
 
 ## The benchmark (see README): make bench, or make bench-quick (under 2 minutes)
 bench: $(VENV)/.bench-installed

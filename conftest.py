@@ -27,11 +27,11 @@ def wait_for_cache(timeout: float = 10.0) -> None:
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    from mc_tasklist import caching, stats
+    from mc_tasklist import stats
+    from mc_tasklist.caching import invalidation
 
     wait_for_cache()
-    cache.clear()
-    caching.forget_unconfirmed_invalidations()
+    invalidation.cache_flushed()
     stats.reset_counters()
     yield
     cache.clear()

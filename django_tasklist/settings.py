@@ -11,7 +11,10 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+
+from mc_tasklist.caching import keys as caching_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -74,18 +77,21 @@ INSTALLED_APPS = [
     # Before staticfiles, so runserver serves static files the way production does.
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "sasl_memcached",
     "mc_tasklist",
 ]
 
 MIDDLEWARE = [
-    "django_tasklist.middleware.HealthCheckMiddleware",
+    "django_tasklist.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django_tasklist.middleware.ContentSecurityPolicyMiddleware",
+    # Before anything reads the cache (sessions do): see mc_tasklist/caching/invalidation.py.
+    "mc_tasklist.middleware.RetryPendingInvalidationsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # On, unlike the tutorial: the page cache stores pages without a token and
-    # each response gets the visitor's own (see mc_tasklist/caching.py).
+    # each response gets the visitor's own (see mc_tasklist/rendering.py).
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -98,7 +104,8 @@ WSGI_APPLICATION = "django_tasklist.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The error pages are the project's; each app keeps its own templates.
+        "DIRS": [BASE_DIR / "django_tasklist" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -143,7 +150,7 @@ if MEMCACHIER_SERVERS:
         )
     CACHES = {
         "default": {
-            "BACKEND": "django_tasklist.cache_backends.BinaryMemcachedCache",
+            "BACKEND": "sasl_memcached.backend.BinaryMemcachedCache",
             "LOCATION": MEMCACHIER_SERVERS,
             # Every entry expires: the caching layers pass their own timeouts,
             # and this bounds whatever else lands in the cache.
@@ -163,16 +170,16 @@ elif MEMCACHIER_USERNAME or MEMCACHIER_PASSWORD:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django_tasklist.cache_backends.LocMemLeaseCache",
+            "BACKEND": "sasl_memcached.locmem.LocMemLeaseCache",
             "TIMEOUT": 24 * 60 * 60,
         }
     }
 
-# The task list's caching policy (mc_tasklist/caching.py reads these).
-TASKLIST_CACHE_LAYERS = frozenset(env_list("TASKLIST_CACHE_LAYERS", "query,fragment,page"))
-if unknown := TASKLIST_CACHE_LAYERS - {"query", "fragment", "page"}:
+# The task list's caching policy (mc_tasklist/caching/ reads these).
+TASKLIST_CACHE_LAYERS = frozenset(env_list("TASKLIST_CACHE_LAYERS", ",".join(caching_keys.LAYERS)))
+if unknown := TASKLIST_CACHE_LAYERS - set(caching_keys.LAYERS):
     raise ImproperlyConfigured(f"TASKLIST_CACHE_LAYERS has unknown layers: {sorted(unknown)}")
-TASKLIST_INVALIDATION = env_choice("TASKLIST_INVALIDATION", "delete", {"expire", "delete", "version", "update"})
+TASKLIST_INVALIDATION = env_choice("TASKLIST_INVALIDATION", "delete", set(caching_keys.STRATEGIES))
 TASKLIST_CACHE_TTL = int(env_number("TASKLIST_CACHE_TTL", 60, minimum=1))
 TASKLIST_QUERY_DELAY = env_number("TASKLIST_QUERY_DELAY", 0)
 TASKLIST_PAGE_SIZE = int(env_number("TASKLIST_PAGE_SIZE", 50, minimum=1))
@@ -234,6 +241,18 @@ CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Everything the pages use comes from the app itself: no inline script or style,
+# no CDN. Bootstrap's CSS draws a few icons from data: URIs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,

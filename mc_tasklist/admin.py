@@ -1,28 +1,25 @@
-from functools import partial
-
 from django.contrib import admin
-from django.db import transaction
 
-from mc_tasklist import caching
+from mc_tasklist import services
 from mc_tasklist.models import Task
 
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
-    """Edits made here change the list too, so they invalidate it like the views' writes."""
+    """Edits made here go through the same services as the views', so they invalidate the list too."""
 
     list_display = ["id", "name", "created_at"]
     search_fields = ["name"]
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        transaction.on_commit(caching.task_list_changed)
+        if change:
+            services.task_update(task=obj, name=obj.name)
+        else:
+            obj.pk = services.task_create(name=obj.name).pk
+            obj.refresh_from_db()  # the admin's redirect and log entry use the saved task
 
     def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        transaction.on_commit(partial(caching.task_list_changed, removed=1))
+        services.task_delete(task_id=obj.pk)
 
     def delete_queryset(self, request, queryset):
-        removed = queryset.count()
-        super().delete_queryset(request, queryset)
-        transaction.on_commit(partial(caching.task_list_changed, removed=removed))
+        services.task_delete_many(task_ids=list(queryset.values_list("id", flat=True)))

@@ -3,12 +3,13 @@
 from django import forms
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.cache import cache
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from mc_tasklist import caching, stats
+from mc_tasklist import stats
+from mc_tasklist.caching import invalidation
+from mc_tasklist.caching.keys import LAYERS
 
 CHART_WIDTH, CHART_HEIGHT = 600, 150
 
@@ -45,18 +46,15 @@ def memory_used(point: dict) -> float | None:
     return point["bytes"] / point["limit_maxbytes"] if point["limit_maxbytes"] else None
 
 
-@staff_member_required
-@never_cache
-@require_safe
-def stats_page(request, *, flush_form=None, status=200):
-    report = stats.report()
+def dashboard_context(report: dict, flush_form: FlushForm) -> dict:
+    """What stats.html shows, from ``stats.report()``."""
     servers = [
         {"name": name, "numbers": numbers, "level": hit_rate_level(numbers and numbers["hit_rate"])}
         for name, numbers in (report["servers"] or {}).items()
     ]
     layers = []
     if report["app"] is not None:
-        for layer in ("page", "query", "fragment"):
+        for layer in LAYERS:
             rate = report["app"][f"{layer}_hit_rate"]
             layers.append(
                 {
@@ -68,7 +66,7 @@ def stats_page(request, *, flush_form=None, status=200):
                 }
             )
     history = report["history"]
-    context = {
+    return {
         "servers": servers,
         "in_process": report["servers"] is None,
         "app": report["app"],
@@ -83,20 +81,30 @@ def stats_page(request, *, flush_form=None, status=200):
                 {"colour": "#0d6efd", "points": chart_points(history, memory_used)},
             ],
         },
-        "flush_form": flush_form or FlushForm(),
+        "flush_form": flush_form,
     }
+
+
+def _dashboard(request, *, flush_form: FlushForm, status: int = 200):
+    context = dashboard_context(stats.report(), flush_form)
     return render(request, "mc_tasklist/stats.html", context, status=status)
 
 
 @staff_member_required
+@never_cache
+@require_safe
+def stats_page(request):
+    return _dashboard(request, flush_form=FlushForm())
+
+
+@staff_member_required
+@never_cache
 @require_POST
 def flush_cache(request):
     form = FlushForm(request.POST)
     if not form.is_valid():
-        request.method = "GET"
-        return stats_page(request, flush_form=form, status=400)
-    cache.clear()
-    caching.forget_unconfirmed_invalidations()
+        return _dashboard(request, flush_form=form, status=400)
+    invalidation.cache_flushed()
     messages.success(request, "The cache was flushed.")
     return redirect("stats")
 

@@ -1,3 +1,5 @@
+"""Reads of the task list: the one query, and which page of it a visitor may see."""
+
 import time
 
 from django.conf import settings
@@ -25,3 +27,18 @@ def task_page(number: int) -> dict:
 
 def task_count() -> int:
     return Task.objects.count()
+
+
+def page_count(task_count: int) -> int:
+    """Pages the list fills; an empty list still has its first page."""
+    return max(1, -(-task_count // settings.TASKLIST_PAGE_SIZE))
+
+
+def page_in_range(number: int, task_count: int) -> tuple[int, bool]:
+    """The page to show for a requested page number, and whether the request was past the last page.
+
+    A page past the last shows the last one (with a 404), so a stale link still
+    lands somewhere useful and ``?page=<anything>`` never makes a new cache entry.
+    """
+    last = page_count(task_count)
+    return (last, True) if number > last else (number, False)

@@ -4,16 +4,25 @@ from functools import partial
 
 from django.db import transaction
 
-from mc_tasklist import caching
+from mc_tasklist.caching import invalidation
 from mc_tasklist.models import Task
+
+# Each write registers its invalidation with transaction.on_commit: invalidating
+# before the commit would let a reader cache the list as it was before the write.
 
 
 def task_create(*, name: str) -> Task:
     with transaction.atomic():
         task = Task.objects.create(name=name)
-        # After the commit: invalidating earlier would let a reader cache the
-        # list as it was before this write.
-        transaction.on_commit(caching.task_list_changed)
+        transaction.on_commit(invalidation.task_created)
+    return task
+
+
+def task_update(*, task: Task, name: str) -> Task:
+    with transaction.atomic():
+        task.name = name
+        task.save(update_fields=["name"])
+        transaction.on_commit(invalidation.task_updated)
     return task
 
 
@@ -24,5 +33,14 @@ def task_delete(*, task_id: int) -> Task | None:
         if task is None:
             return None
         task.delete()
-        transaction.on_commit(partial(caching.task_list_changed, removed=1))
+        transaction.on_commit(partial(invalidation.tasks_deleted, 1))
     return task
+
+
+def task_delete_many(*, task_ids: list[int]) -> int:
+    """Delete the tasks that exist among ``task_ids``; returns how many were deleted."""
+    with transaction.atomic():
+        deleted, _ = Task.objects.filter(id__in=task_ids).delete()
+        if deleted:
+            transaction.on_commit(partial(invalidation.tasks_deleted, deleted))
+    return deleted

@@ -20,6 +20,8 @@ from collections import Counter
 from django.conf import settings
 from django.core.cache import cache
 
+from mc_tasklist.caching.keys import LAYERS
+
 logger = logging.getLogger(__name__)
 
 COUNTERS = [
@@ -45,11 +47,9 @@ _flusher_pid: int | None = None
 
 
 def record(event: str, count: int = 1) -> None:
-    """Count an event in this process; it reaches the shared counters within a flush interval."""
+    """Count an event in this process; it reaches the shared counters at the next flush."""
     with _lock:
         _pending[event] += count
-    if _flusher_pid != os.getpid():
-        _start_flusher()
 
 
 def flush() -> None:
@@ -190,8 +190,14 @@ def _counter_key(epoch: str, event: str) -> str:
     return f"tasklist:stats:{epoch}:{event}"
 
 
-def _start_flusher() -> None:
-    """One background thread per process (started again in each forked worker)."""
+def start_flusher() -> None:
+    """Flush this process's counts every TASKLIST_STATS_FLUSH_SECONDS, from a background thread.
+
+    Called by the WSGI entry point, which each gunicorn worker imports after the
+    fork (a thread does not survive a fork). Without it, as in management
+    commands and the test client, counts reach the shared counters only when
+    ``flush()`` or ``report()`` is called.
+    """
     global _flusher_pid
     with _lock:
         if _flusher_pid == os.getpid():
@@ -215,6 +221,6 @@ def report() -> dict:
     flush()  # This process's own counts, so they show at once.
     app = counters()
     if app is not None:
-        for layer in ("page", "query", "fragment"):
+        for layer in LAYERS:
             app[f"{layer}_hit_rate"] = hit_rate(app[f"{layer}_hit"], app[f"{layer}_miss"])
     return {"servers": server_stats(), "app": app, "history": history()}

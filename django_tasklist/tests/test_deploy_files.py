@@ -65,7 +65,7 @@ def test_secrets_are_placeholders_marked_secret(secret):
 
 
 def test_the_health_check_uses_the_route_that_checks_the_database():
-    from django_tasklist.middleware import HEALTH_PATH
+    from django_tasklist.health import HEALTH_PATH
 
     assert SERVICE["health_check"]["http_path"] == HEALTH_PATH
 

@@ -86,7 +86,7 @@ def test_wrong_memcached_credentials_stop_the_checks(request):
     memcached = request.config.stash[memcached_key]
     result = manage("check", MEMCACHIER_PASSWORD="wrong", MEMCACHIER_USERNAME=memcached.username)
     assert result.returncode != 0
-    assert "mc_tasklist.E001" in result.stderr
+    assert "sasl_memcached.E001" in result.stderr
     assert "refused the configured credentials" in result.stderr
 
 
@@ -101,7 +101,7 @@ def test_gunicorn_refuses_to_start_with_wrong_memcached_credentials():
 def test_an_unreachable_memcached_is_only_a_warning():
     result = manage("check", MEMCACHIER_SERVERS="127.0.0.1:1")
     assert result.returncode == 0, result.stderr
-    assert "mc_tasklist.W001" in result.stderr
+    assert "sasl_memcached.W001" in result.stderr
 
 
 @pytest.mark.parametrize("engine", ["cache", "cached_db"])

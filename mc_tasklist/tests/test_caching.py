@@ -13,7 +13,9 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.test import Client
 
-from mc_tasklist import caching, services, stats
+from mc_tasklist import services, stats
+from mc_tasklist.caching import keys
+from mc_tasklist.caching.read_through import TaskListCache
 from mc_tasklist.models import Task
 from mc_tasklist.selectors import task_page
 
@@ -37,7 +39,7 @@ def test_the_query_layer_stores_plain_values_not_a_queryset(cache_setup):
     cache_setup(layers="query")
     Task.objects.create(name="Plain")
     Client().get("/")
-    stored = cache.get(caching.tasks_key(1))
+    stored = cache.get(keys.tasks_key(1))
     assert type(stored) is dict
     assert type(stored["tasks"]) is list
     assert stored["tasks"][0]["name"] == "Plain"
@@ -63,7 +65,7 @@ def test_a_page_hit_costs_one_cache_read(cache_setup, memcached):
 def test_a_page_miss_rebuilds_from_the_cached_query_and_rows(cache_setup):
     Task.objects.bulk_create(Task(name=f"Task {i}") for i in range(3))
     Client().get("/")
-    cache.delete(caching.page_key(1))
+    cache.delete(keys.page_key(1))
     assert Client().get("/")["X-Cache"] == "page=miss; query=hit; fragments=3/3"
 
 
@@ -78,7 +80,7 @@ def test_a_renamed_task_gets_a_new_row_not_the_old_one(cache_setup):
     task = Task.objects.create(name="Before")
     Client().get("/")
     Task.objects.filter(id=task.id).update(name="After")
-    cache.delete_many([caching.tasks_key(1), caching.page_key(1)])
+    cache.delete_many([keys.tasks_key(1), keys.page_key(1)])
     assert names(Client().get("/")) == ["After"]
 
 
@@ -90,7 +92,7 @@ def test_a_reused_id_never_shows_the_old_row(cache_setup):
     # SQLite and a restored database can hand out an id again.
     Task.objects.create(id=task.id, name="Reused")
     Task.objects.filter(id=task.id).update(created_at=created_at)
-    cache.delete_many([caching.tasks_key(1), caching.page_key(1)])
+    cache.delete_many([keys.tasks_key(1), keys.page_key(1)])
     assert names(Client().get("/")) == ["Reused"]
 
 
@@ -105,7 +107,7 @@ def test_each_layer_can_be_switched_off(cache_setup, layers):
             assert f"{layer}=off" in served or "page=hit" in served
     if not layers:
         assert served == "page=off; query=off; fragments=off"
-        assert cache.get(caching.tasks_key(1)) is None
+        assert cache.get(keys.tasks_key(1)) is None
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -123,7 +125,7 @@ def test_update_stores_the_new_list_so_the_next_read_skips_the_database(cache_se
     cache_setup(invalidation="update")
     Client().get("/")
     services.task_create(name="Stored by the writer")
-    assert cache.get(caching.tasks_key(1))["tasks"][0]["name"] == "Stored by the writer"
+    assert cache.get(keys.tasks_key(1))["tasks"][0]["name"] == "Stored by the writer"
     with django_assert_num_queries(0):
         response = Client().get("/")
     assert response["X-Cache"] == "page=miss; query=hit; fragments=0/1"
@@ -141,9 +143,9 @@ def test_expire_serves_the_old_list_until_the_ttl_ends(cache_setup):
 def test_version_moves_every_key_to_a_new_generation(cache_setup):
     cache_setup(invalidation="version")
     Client().get("/")
-    generation = cache.get(caching.GENERATION_KEY)
+    generation = cache.get(keys.GENERATION_KEY)
     services.task_create(name="Next")
-    assert cache.get(caching.GENERATION_KEY) == generation + 1
+    assert cache.get(keys.GENERATION_KEY) == generation + 1
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -156,8 +158,8 @@ def test_a_reader_that_loaded_the_list_before_a_write_committed_does_not_cache_i
         services.task_create(name="Committed meanwhile")
         return before_the_write
 
-    assert caching.TaskListCache().tasks(1, load_then_a_write_commits)["tasks"] == []
-    fresh = caching.TaskListCache().tasks(1, task_page)
+    assert TaskListCache().tasks(1, load_then_a_write_commits)["tasks"] == []
+    fresh = TaskListCache().tasks(1, task_page)
     assert [task["name"] for task in fresh["tasks"]] == ["Committed meanwhile"]
 
 
@@ -174,10 +176,10 @@ def test_a_reader_that_misses_while_another_fills_waits_for_that_value(cache_set
         return {"tasks": [], "count": 0, "by": "the first reader"}
 
     results = []
-    first = threading.Thread(target=lambda: results.append(caching.TaskListCache().tasks(1, slow_load)))
+    first = threading.Thread(target=lambda: results.append(TaskListCache().tasks(1, slow_load)))
     first.start()
     filling.wait(5)
-    second = threading.Thread(target=lambda: results.append(caching.TaskListCache().tasks(1, slow_load)))
+    second = threading.Thread(target=lambda: results.append(TaskListCache().tasks(1, slow_load)))
     second.start()
     time.sleep(0.2)  # the second reader is now waiting, not loading
     release.set()
@@ -196,7 +198,7 @@ def test_with_the_cache_down_a_miss_does_not_wait(cache_setup, memcached):
     try:
         start = time.monotonic()
         for _ in range(3):
-            assert caching.TaskListCache().tasks(1, task_page)["tasks"] == []
+            assert TaskListCache().tasks(1, task_page)["tasks"] == []
         assert time.monotonic() - start < 1.0
     finally:
         memcached.start()

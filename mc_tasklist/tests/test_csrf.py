@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from mc_tasklist import caching
+from mc_tasklist.caching import keys
 from mc_tasklist.models import Task
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -65,7 +65,7 @@ def test_the_cached_page_holds_no_token_and_no_message(browser):
     browser.add("Secret message")
     browser.get("/")  # shows the message: rendered fresh, not cached
     browser.get("/")  # no message left: cached
-    stored = cache.get(caching.page_key(1)).decode()
+    stored = cache.get(keys.page_key(1)).decode()
     assert "Secret message" in stored
     assert "Added" not in stored
     assert stored.count(str(caching_placeholder())) == stored.count("csrfmiddlewaretoken")

@@ -75,12 +75,12 @@ def test_a_page_beyond_the_last_is_a_404_showing_the_last_page(small_pages, valu
 def test_a_page_beyond_the_last_is_not_cached(small_pages):
     from django.core.cache import cache
 
-    from mc_tasklist import caching
+    from mc_tasklist.caching import keys
 
     add_tasks(4)
     Client().get("/?page=99")
-    assert cache.get(caching.page_key(99)) is None
-    assert cache.get(caching.tasks_key(99)) is None
+    assert cache.get(keys.page_key(99)) is None
+    assert cache.get(keys.tasks_key(99)) is None
 
 
 def test_every_page_is_served_from_the_page_cache(small_pages):

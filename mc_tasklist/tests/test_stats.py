@@ -10,7 +10,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 
-from mc_tasklist import caching, services, stats
+from mc_tasklist import services, stats
+from mc_tasklist.caching import keys
 from mc_tasklist.models import Task
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -110,7 +111,7 @@ def test_hit_rates_are_coloured_green_yellow_red(rate, level):
 
 
 def test_the_in_process_cache_shows_servers_as_unavailable_not_zero(staff, settings):
-    settings.CACHES = {"default": {"BACKEND": "django_tasklist.cache_backends.LocMemLeaseCache"}}
+    settings.CACHES = {"default": {"BACKEND": "sasl_memcached.locmem.LocMemLeaseCache"}}
     Client().get("/")
     response = staff.get("/stats/")
     assert response.status_code == 200
@@ -215,7 +216,7 @@ def test_each_task_list_request_is_logged_with_how_it_was_served(caplog):
 
 def test_a_key_constant_is_what_the_dashboard_counts():
     assert {"page_hit", "query_hit", "fragment_hit", "invalidation"} <= set(stats.COUNTERS)
-    assert caching.tasks_key(1).startswith("tasklist:")
+    assert keys.tasks_key(1).startswith("tasklist:")
 
 
 @pytest.mark.gunicorn

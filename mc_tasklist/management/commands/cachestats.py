@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand
 
 from mc_tasklist import stats
+from mc_tasklist.caching.keys import LAYERS
 
 
 def percent(rate: float | None) -> str:
@@ -36,7 +37,7 @@ class Command(BaseCommand):
             self.stdout.write("App counters: unavailable (the cache is unreachable)")
             return
         self.stdout.write("App counters since the last reset:")
-        for layer in ("page", "query", "fragment"):
+        for layer in LAYERS:
             hits, misses = app[f"{layer}_hit"], app[f"{layer}_miss"]
             rate = percent(app[f"{layer}_hit_rate"])
             self.stdout.write(f"  {layer:<9} hits {hits:<8} misses {misses:<8} hit rate {rate}")

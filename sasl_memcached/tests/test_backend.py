@@ -10,7 +10,8 @@ import time
 import pytest
 from django.core.cache.backends.base import InvalidCacheKey
 
-from django_tasklist.cache_backends import BinaryMemcachedCache, LocMemLeaseCache
+from sasl_memcached.backend import BinaryMemcachedCache
+from sasl_memcached.locmem import LocMemLeaseCache
 from testsupport.memcached import SaslMemcached
 
 
@@ -250,7 +251,7 @@ def test_delete_many_unreached_names_exactly_the_keys_of_servers_that_did_not_an
 
 
 def test_a_lease_on_an_unreachable_server_says_so_rather_than_held():
-    from django_tasklist.cache_backends import CACHE_UNAVAILABLE
+    from sasl_memcached import CACHE_UNAVAILABLE
     from testsupport.ports import free_port
 
     cache = memcached_backend(f"127.0.0.1:{free_port()}")

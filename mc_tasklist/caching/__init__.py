@@ -1,0 +1,33 @@
+"""The task list's caching policy, in three modules by job.
+
+Three layers nest like the tutorial's Russian dolls; each can be switched off
+with TASKLIST_CACHE_LAYERS:
+
+* ``query``: one page of the task list as plain values;
+* ``fragment``: each task's rendered row, under a key made from the task's
+  content, so a changed task or a reused id can never show an old row;
+* ``page``: the whole page, rendered without any visitor's CSRF token
+  (see mc_tasklist/rendering.py), so one entry serves every visitor.
+
+When the page entry is gone, the page is rebuilt from the cached query and
+fragments. TASKLIST_INVALIDATION picks how writes keep ``query`` and ``page``
+fresh (fragments never need it):
+
+* ``expire``: nothing; entries live TASKLIST_CACHE_TTL seconds, so a change
+  shows up at the latest that long after it was made;
+* ``delete`` (default): a write deletes the entries after it commits;
+* ``version``: a write increments a generation number that is part of every
+  key, so old entries are never read again and age out;
+* ``update``: a write deletes the entries and stores the new list at once.
+
+Correctness across processes rests on two rules. Invalidation runs after the
+database commit. And an entry is filled under a lease (a placeholder added
+with memcached's ``add``, replaced with ``cas``): a write that deletes the
+entry while a reader is still querying the database voids that reader's lease,
+so the reader's list, possibly older than the write, is never stored.
+
+* ``keys``: names, keys, timeouts: pure functions, no cache I/O;
+* ``read_through``: ``TaskListCache``, a request's reads, each filled under a lease;
+* ``invalidation``: what each kind of write does, and the invalidations a
+  server did not confirm, retried until it does.
+"""

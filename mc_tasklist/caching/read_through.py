@@ -1,0 +1,128 @@
+"""A request's reads of the task list, each from the cache or filled under a lease."""
+
+import secrets
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils.functional import cached_property
+
+from mc_tasklist import stats
+from mc_tasklist.caching import keys
+from sasl_memcached import CACHE_UNAVAILABLE
+
+# How often a request waiting for another process's fill looks for the value.
+STAMPEDE_POLL_SECONDS = 0.02
+
+
+class TaskListCache:
+    """The cached pieces of the task list page, for one request.
+
+    ``served`` records how each layer answered (hit, miss, off) and
+    ``cache_seconds`` the time spent waiting for the cache, for the response's
+    X-Cache header and the request log line.
+    """
+
+    def __init__(self):
+        self.layers = settings.TASKLIST_CACHE_LAYERS
+        self.strategy = settings.TASKLIST_INVALIDATION
+        self.ttl = settings.TASKLIST_CACHE_TTL
+        self.served: dict[str, str] = {}
+        self.cache_seconds = 0.0
+
+    @contextmanager
+    def _waiting_for_cache(self):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.cache_seconds += time.perf_counter() - start
+
+    @cached_property
+    def _version(self):
+        """The key version for query and page entries; read once per request."""
+        if self.strategy != "version":
+            return None
+        with self._waiting_for_cache():
+            return current_generation()
+
+    def tasks(self, number: int, load: Callable[[int], dict]) -> dict:
+        """One page of the list, newest first: {"tasks": [...], "count": all tasks}."""
+        return self._fetch("query", keys.tasks_key(number), lambda: load(number))
+
+    def refill_tasks(self, number: int, load: Callable[[int], dict]) -> dict:
+        """Load one page of the list and store it, whether or not the cache had it (the ``update`` strategy)."""
+        return self._fill(keys.tasks_key(number), lambda: load(number))
+
+    def page(self, number: int, render: Callable[[], str]) -> bytes:
+        return self._fetch("page", keys.page_key(number), lambda: render().encode())
+
+    def rows(self, tasks: list[dict], render_row: Callable[[dict], str]) -> list[str]:
+        """Each task's rendered row, from the cache where it has one."""
+        if "fragment" not in self.layers:
+            self.served["fragments"] = "off"
+            return [render_row(task) for task in tasks]
+        row_keys = [keys.fragment_key(task) for task in tasks]
+        with self._waiting_for_cache():
+            found = cache.get_many(row_keys) if row_keys else {}
+        self.served["fragments"] = f"{len(found)}/{len(row_keys)}"
+        stats.record("fragment_hit", len(found))
+        rendered = {key: render_row(task) for key, task in zip(row_keys, tasks, strict=True) if key not in found}
+        if rendered:
+            stats.record("fragment_miss", len(rendered))
+            with self._waiting_for_cache():
+                cache.set_many(rendered, keys.FRAGMENT_TTL)
+        return [found[key] if key in found else rendered[key] for key in row_keys]
+
+    def _fetch(self, layer: str, key: str, compute: Callable):
+        if layer not in self.layers or self._version is CACHE_UNAVAILABLE:
+            self.served[layer] = "off" if layer not in self.layers else "unavailable"
+            return compute()
+        with self._waiting_for_cache():
+            value = cache.get(key, version=self._version)
+        outcome = "miss" if value is None else "hit"  # An empty list is a hit too.
+        self.served[layer] = outcome
+        stats.record(f"{layer}_{outcome}")
+        return value if value is not None else self._fill(key, compute)
+
+    def _fill(self, key: str, compute: Callable):
+        """Compute a missing entry and store it, unless another process is already at it.
+
+        Then wait for that process's value instead of computing it too: a burst
+        of requests on a cold cache runs the expensive query once, not once each.
+        """
+        deadline = time.monotonic() + keys.lease_ttl()
+        waited = False
+        while True:
+            with self._waiting_for_cache():
+                lease = cache.lease(key, keys.lease_ttl(), version=self._version)
+            if lease is CACHE_UNAVAILABLE or (lease is None and time.monotonic() > deadline):
+                return compute()  # Nobody will fill it (cache down), or the filler died.
+            if lease is not None:
+                value = compute()
+                with self._waiting_for_cache():
+                    cache.set_if_leased(key, lease, value, self.ttl, version=self._version)
+                return value
+            if not waited:
+                waited = True
+                stats.record("stampede_wait")
+            with self._waiting_for_cache():
+                time.sleep(STAMPEDE_POLL_SECONDS)
+                value = cache.get(key, version=self._version)
+            if value is not None:
+                return value
+
+
+def current_generation():
+    """The generation that names the list and page entries under ``version``, or CACHE_UNAVAILABLE."""
+    generation = cache.get(keys.GENERATION_KEY)
+    if generation is None:
+        # Random, not 1: after an eviction, counting again from 1 could name
+        # entries written under an earlier 1.
+        candidate = secrets.randbits(62)
+        if cache.add(keys.GENERATION_KEY, candidate, keys.GENERATION_TTL):
+            return candidate
+        generation = cache.get(keys.GENERATION_KEY)
+    return CACHE_UNAVAILABLE if generation is None else generation

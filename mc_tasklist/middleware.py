@@ -1,0 +1,19 @@
+"""Middleware of the task list app."""
+
+from mc_tasklist.caching.invalidation import pending
+
+
+class RetryPendingInvalidationsMiddleware:
+    """Before each request, retry the invalidations a cache server has not confirmed yet.
+
+    Before the request, so that a server which comes back holding entries that
+    missed a delete has them removed before this process reads from it. With
+    nothing pending, as nearly always, this costs one truth test.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        pending.retry()
+        return self.get_response(request)

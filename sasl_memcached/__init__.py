@@ -1,0 +1,36 @@
+"""A Django cache backend for memcached with SASL (as MemCachier needs), and its in-process twin.
+
+Two backends with one API: Django's documented cache API, return values and
+exceptions included, and three extensions that a caching policy needs to stay
+correct across processes:
+
+``lease(key, timeout, version=None)``
+    Claim an absent key for filling. Returns a token (truthy) if this caller
+    may fill it; ``None`` if the key has a value or another caller's lease;
+    ``CACHE_UNAVAILABLE`` if the server cannot be asked, so nobody will fill
+    it and nobody should wait. While leased, the key reads as a miss.
+
+``set_if_leased(key, lease, value, timeout=DEFAULT_TIMEOUT, version=None)``
+    Store ``value`` only if the key still holds that lease: not deleted or
+    replaced since. A ``delete`` of the key therefore voids a fill that started
+    before it. Returns whether it stored.
+
+``delete_many_unreached(keys, version=None)``
+    Delete keys; return those whose server did not confirm it (down, hung,
+    backing off). A missing key counts as deleted.
+
+Backends, for ``CACHES["default"]["BACKEND"]``:
+
+* ``sasl_memcached.backend.BinaryMemcachedCache``: memcached over the binary
+  protocol, SASL PLAIN, consistent hashing over several servers; a failing
+  server is a miss and is skipped for a few seconds (backend.py);
+* ``sasl_memcached.locmem.LocMemLeaseCache``: Django's in-process cache with
+  the same extensions, for development and unit tests (locmem.py).
+
+Add ``"sasl_memcached"`` to ``INSTALLED_APPS`` for the start-up check that
+refuses wrong credentials (checks.py).
+"""
+
+from sasl_memcached.leases import CACHE_UNAVAILABLE
+
+__all__ = ["CACHE_UNAVAILABLE"]

@@ -1,0 +1,218 @@
+"""``BinaryMemcachedCache``: Django's cache API on memcached with SASL (MemCachier).
+
+Built on python-binary-memcached and Django's own ``BaseMemcachedCache``. It
+replaces django-bmemcached, whose ``touch`` raises, whose ``incr`` creates
+missing keys and whose ``delete`` reports success for missing keys. Beyond
+that library it:
+
+* keeps connections across requests (Django closes caches after each request);
+* bounds every server operation by a short socket timeout, and after one
+  failure skips the server for ``retry_delay`` seconds, so a hung server costs
+  a request one timeout at most and a dead one costs nothing;
+* turns every server error into a miss, as memcached clients traditionally do:
+  a broken cache makes pages slower, never an error page;
+* offers the package's extensions: ``lease``, ``set_if_leased`` (with CAS) and
+  ``delete_many_unreached``.
+"""
+
+import collections
+import functools
+import logging
+import pickle
+from typing import NamedTuple
+
+import bmemcached
+from bmemcached.exceptions import MemcachedException
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.memcached import BaseMemcachedCache
+
+from sasl_memcached.leases import CACHE_UNAVAILABLE, LEASE_MARKER
+from sasl_memcached.protocol import CacheServerError, Client, ServerBackingOff, ServerConnection
+
+logger = logging.getLogger("sasl_memcached")
+
+# Memcached's binary protocol has no negative expiry. An absolute time in 1970
+# (anything above 30 days is read as a Unix timestamp) expires at once, which is
+# what Django means by timeout=0. python-binary-memcached would send 0xFFFFFFFE,
+# the year 2106.
+EXPIRED_AT_ONCE = 60 * 60 * 24 * 30 + 1
+
+_SERVER_ERRORS = (OSError, MemcachedException, CacheServerError)
+
+
+def _on_failure(default):
+    """Log a server error and return ``default``: a cache failure is a miss."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def guarded(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except ServerBackingOff:
+                pass  # Logged once, when the server failed.
+            except _SERVER_ERRORS as error:
+                logger.error("cache %s failed: %s", method.__name__, error)
+            return default() if callable(default) else default
+
+        return guarded
+
+    return decorate
+
+
+def _key_missing(key):
+    raise ValueError(f"Key '{key}' not found")
+
+
+class BinaryMemcachedCache(BaseMemcachedCache):
+    """Django cache backend for memcached with SASL (MemCachier), on python-binary-memcached."""
+
+    def __init__(self, server, params):
+        super().__init__(server, params, library=bmemcached, value_not_found_exception=ValueError)
+        options = dict(self._options)
+        self._class = Client
+        self._options = {
+            "username": options.pop("username", None),
+            "password": options.pop("password", None),
+            "socket_timeout": options.pop("socket_timeout", 0.2),
+            "retry_delay": options.pop("retry_delay", 3),
+            "pickle_protocol": pickle.HIGHEST_PROTOCOL,
+            **options,
+        }
+
+    def get_backend_timeout(self, timeout=DEFAULT_TIMEOUT):
+        expiry = super().get_backend_timeout(timeout)
+        return EXPIRED_AT_ONCE if expiry < 0 else expiry
+
+    def get(self, key, default=None, version=None):
+        found, value = self._lookup(self.make_and_validate_key(key, version=version))
+        # A stored None is a value (Django's contract); a lease placeholder is not.
+        return value if found and value != LEASE_MARKER else default
+
+    @_on_failure(default=(False, None))
+    def _lookup(self, key):
+        return self._cache.lookup(key)
+
+    @_on_failure(default=dict)
+    def get_many(self, keys, version=None):
+        found = super().get_many(keys, version=version)
+        return {key: value for key, value in found.items() if value != LEASE_MARKER}
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        safe_key = self.make_and_validate_key(key, version=version)
+        if not self._store(safe_key, value, self.get_backend_timeout(timeout)):
+            # As Django's memcached backends do: never leave the old value
+            # behind a failed set (a value over memcached's 1 MB item limit).
+            self._delete(safe_key)
+
+    @_on_failure(default=False)
+    def _store(self, key, value, expiry):
+        return self._cache.set(key, value, expiry)
+
+    @_on_failure(default=False)
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        return super().add(key, value, timeout, version)
+
+    @_on_failure(default=False)
+    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        return self._cache.server_for(key).touch_key(key, self.get_backend_timeout(timeout))
+
+    def delete(self, key, version=None):
+        return self._delete(self.make_and_validate_key(key, version=version))
+
+    @_on_failure(default=False)
+    def _delete(self, key):
+        return self._cache.server_for(key).delete_key(key)
+
+    def incr(self, key, delta=1, version=None):
+        safe_key = self.make_and_validate_key(key, version=version)
+        value = self._incr(safe_key, delta)
+        if value is None:
+            _key_missing(key)
+        return value
+
+    @_on_failure(default=None)
+    def _incr(self, key, delta):
+        return self._cache.server_for(key).incr_key(key, delta)
+
+    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+        try:
+            return super().set_many(data, timeout, version)
+        except _SERVER_ERRORS as error:
+            logger.error("cache set_many failed: %s", error)
+            return list(data)
+
+    def delete_many(self, keys, version=None):
+        self.delete_many_unreached(keys, version)
+
+    def delete_many_unreached(self, keys, version=None) -> list[str]:
+        """Delete keys; return those whose server could not be reached (down, hung, backing off).
+
+        A missing key is not a failure: it is as deleted as it can be.
+        """
+        by_server = collections.defaultdict(dict)
+        for key in keys:
+            safe_key = self.make_and_validate_key(key, version=version)
+            by_server[self._cache.server_for(safe_key)][safe_key] = key
+        return [
+            key for server, names in by_server.items() if not self._delete_on(server, names) for key in names.values()
+        ]
+
+    @_on_failure(default=False)
+    def _delete_on(self, server: ServerConnection, keys) -> bool:
+        server.delete_keys(list(keys))
+        return True
+
+    @_on_failure(default=None)
+    def clear(self):
+        self._cache.flush_all()
+
+    def close(self, **kwargs):
+        # Django calls this after every request. Keep the connection (and its
+        # SASL handshake) for the next one, as Django's PyLibMCCache does.
+        pass
+
+    @_on_failure(default=CACHE_UNAVAILABLE)
+    def lease(self, key, timeout, version=None):
+        """Claim an absent key for filling.
+
+        Returns a token; None if the key has a value or another lease; or
+        CACHE_UNAVAILABLE if the server cannot be reached.
+        """
+        key = self.make_and_validate_key(key, version=version)
+        server = self._cache.server_for(key)
+        if server.backing_off():
+            return CACHE_UNAVAILABLE
+        stored, cas = self._cache.add(key, LEASE_MARKER, self.get_backend_timeout(timeout), get_cas=True)
+        if stored:
+            return cas
+        return CACHE_UNAVAILABLE if server.backing_off() else None
+
+    @_on_failure(default=False)
+    def set_if_leased(self, key, lease, value, timeout=DEFAULT_TIMEOUT, version=None):
+        """Store ``value`` only if the key still holds ``lease``: not deleted or replaced since."""
+        key = self.make_and_validate_key(key, version=version)
+        return bool(self._cache.cas(key, value, lease, self.get_backend_timeout(timeout)))
+
+    def server_stats(self) -> dict[str, dict[str, bytes]]:
+        return self._cache.stats()
+
+    def ping_servers(self) -> dict[str, "ServerPing"]:
+        """Log in to each server once, and say how each answered.
+
+        Leaves no connection open, so that a process that forks afterwards
+        (gunicorn's master) hands none to its children.
+        """
+        answers = {}
+        for server in self._cache.servers:
+            try:
+                answers[server.server] = ServerPing(reachable=server.noop() == 0)
+            except MemcachedException as error:  # raised only for a refused login
+                answers[server.server] = ServerPing(reachable=True, refusal=str(error))
+        self._cache.disconnect_all()
+        return answers
+
+
+class ServerPing(NamedTuple):
+    reachable: bool
+    refusal: str | None = None  # why the server refused the credentials
