@@ -13,7 +13,6 @@ reported, because a two-core machine is noisy.
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -22,16 +21,18 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from threading import Barrier
 
+from bench.report import summarise, write_outputs
+from mc_tasklist.caching.keys import LAYERS, STRATEGIES
+from testsupport.environment import production_env
 from testsupport.gunicorn import REPO, GunicornInstance, collectstatic
 from testsupport.http import Visitor
 from testsupport.memcached import SaslMemcached
 from testsupport.postgres import OwnPostgres
 
 RESULTS = REPO / "bench" / "results"
-ALL_LAYERS = "query,fragment,page"
+ALL_LAYERS = ",".join(LAYERS)
 
 
 @dataclass
@@ -63,7 +64,7 @@ def mixed_targets() -> list[Target]:
     """95 % reads, 5 % writes, all layers on, under each invalidation strategy."""
     return [
         Target(f"{strategy}, 95/5 read/write", {"TASKLIST_INVALIDATION": strategy}, mixed=True)
-        for strategy in ("delete", "version", "update", "expire")
+        for strategy in STRATEGIES
     ]
 
 
@@ -86,21 +87,15 @@ def main(argv=None) -> int:
     postgres = OwnPostgres().start()
     started: list = []
     try:
-        base_env = {
-            "DEVELOPMENT_MODE": "False",
-            "DEBUG": "False",
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "DJANGO_SECRET_KEY": "benchmark-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            # Loopback HTTP; in production TLS ends at App Platform's proxy.
-            "DJANGO_SECURE_SSL_REDIRECT": "False",
-            "GUNICORN_WORKER_CLASS": args.worker_class,
-            "GUNICORN_THREADS": str(args.threads),
-        }
+        base_env = production_env(
+            database_url="",
+            DJANGO_SETTINGS_MODULE="bench.settings",
+            GUNICORN_WORKER_CLASS=args.worker_class,
+            GUNICORN_THREADS=str(args.threads),
+        )
         collectstatic(base_env)
-        database = postgres.create_database("bench")
-        prepare_database({**base_env, "DATABASE_URL": database}, postgres, "bench", args.tasks)
-        base_env["DATABASE_URL"] = database
+        base_env["DATABASE_URL"] = postgres.app_database("bench", base_env)
+        postgres.replace_tasks("bench", args.tasks)
 
         print(f"Measuring page size with {args.tasks} tasks ...", flush=True)
         probe = start_target(Target("probe", {"TASKLIST_CACHE_LAYERS": ""}), base_env, args, log, started)
@@ -135,23 +130,8 @@ def main(argv=None) -> int:
         log.close()
 
     report = summarise(targets, growth, stampede, args, page_bytes, duration, rounds)
-    write_outputs(report)
+    write_outputs(report, RESULTS)
     return 0
-
-
-def prepare_database(env: dict, postgres: OwnPostgres, database: str, tasks: int) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=REPO,
-        env={**os.environ, **env},
-        check=True,
-    )
-    postgres.execute(
-        database,
-        "INSERT INTO mc_tasklist_task (name, created_at)"
-        " SELECT 'Task number ' || n, now() FROM generate_series(1, %s) n",
-        (tasks,),
-    )
 
 
 def start_target(target: Target, base_env: dict, args, log, started: list) -> Target:
@@ -193,27 +173,18 @@ def run_wrk(target: Target, duration: int, connections: int) -> dict:
 def measure_growth(size, base_env, postgres, args, log, started, duration) -> dict:
     """Warm: the page cache serving; cold: the first request after the cache was emptied."""
     database = f"growth_{size}"
-    url = postgres.create_database(database)
-    env = {**base_env, "DATABASE_URL": url}
-    prepare_database(env, postgres, database, size)
+    url = postgres.app_database(database, base_env)
+    postgres.replace_tasks(database, size)
     target = start_target(Target(f"{size} tasks", {"DATABASE_URL": url}), base_env, args, log, started)
     warm_up(target)
     warm = run_wrk(target, duration, args.connections)
     cold = []
     for _ in range(10 if args.quick else 30):
-        flush_memcached(target.memcached)
+        target.memcached.flush()
         start = time.perf_counter()
         assert Visitor(target.instance.port).get("/").status == 200
         cold.append((time.perf_counter() - start) * 1000)
     return {"tasks": size, "warm": warm, "cold_p50_ms": statistics.median(cold), "cold_max_ms": max(cold)}
-
-
-def flush_memcached(memcached: SaslMemcached) -> None:
-    import bmemcached
-
-    client = bmemcached.Client([memcached.server], memcached.username, memcached.password)
-    client.flush_all()
-    client.disconnect_all()
 
 
 def measure_stampede(base_env, args, log, started) -> dict:
@@ -230,7 +201,7 @@ def measure_stampede(base_env, args, log, started) -> dict:
     )
     start_target(target, base_env, args, log, started)
     env = {**os.environ, **base_env, **target.memcached.env(), **target.env}
-    flush_memcached(target.memcached)
+    target.memcached.flush()
     barrier = Barrier(burst)
 
     def one_request(_):
@@ -259,132 +230,6 @@ def measure_stampede(base_env, args, log, started) -> dict:
         "stampede_waits": counters["stampede_wait"],
         "slowest_s": round(max(seconds for _, seconds in results), 2),
     }
-
-
-def summarise(targets, growth, stampede, args, page_bytes, duration, rounds) -> dict:
-    def medians(samples: list[dict]) -> dict:
-        return {key: statistics.median(sample[key] for sample in samples) for key in samples[0]}
-
-    rows = [{"target": target.name, **medians(target.rounds)} for target in targets]
-    floor = next(row for row in rows if row["target"] == "floor: Django")["requests_per_second"]
-    for row in rows:
-        row["vs_django_floor"] = round(row["requests_per_second"] / floor, 2)
-    for point in growth:
-        point["warm"]["vs_django_floor"] = round(point["warm"]["requests_per_second"] / floor, 2)
-    return {
-        "machine": {
-            "cpu": cpu_model(),
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "settings": {
-            "workers": args.workers,
-            "worker_class": args.worker_class,
-            "threads": args.threads,
-            "connections": args.connections,
-            "tasks": args.tasks,
-            "page_bytes": page_bytes,
-            "round_seconds": duration,
-            "rounds": rounds,
-            "quick": args.quick,
-        },
-        "targets": rows,
-        "growth": growth,
-        "stampede": stampede,
-        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def table(report: dict) -> str:
-    lines = [
-        f"{'target':<32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x Django floor':>15}",
-        "-" * 84,
-    ]
-    for row in report["targets"]:
-        lines.append(
-            f"{row['target']:<32} {row['requests_per_second']:>9.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}"
-            f" {row['errors']:>7.0f} {row['vs_django_floor']:>15.2f}"
-        )
-    lines += ["", f"{'tasks':>7} {'warm req/s':>11} {'warm p50 ms':>12} {'cold p50 ms':>12} {'cold max ms':>12}"]
-    for point in report["growth"]:
-        lines.append(
-            f"{point['tasks']:>7} {point['warm']['requests_per_second']:>11.0f} {point['warm']['p50_ms']:>12.2f}"
-            f" {point['cold_p50_ms']:>12.2f} {point['cold_max_ms']:>12.2f}"
-        )
-    s = report["stampede"]
-    lines += [
-        "",
-        f"stampede: {s['requests']} concurrent requests on a cold cache, 1 s query: "
-        f"{s['ok']} answered 200, the query ran {s['task_list_queries']} time(s), "
-        f"{s['stampede_waits']} waited for it, slowest {s['slowest_s']} s",
-    ]
-    return "\n".join(lines)
-
-
-def write_outputs(report: dict) -> None:
-    text = table(report)
-    print()
-    print(text)
-    name = "quick" if report["settings"]["quick"] else "full"
-    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2))
-    (RESULTS / f"{name}.txt").write_text(text + "\n")
-    chart(report, RESULTS / f"{name}.png")
-    print(f"\nWritten: bench/results/{name}.json, {name}.txt, {name}.png")
-
-
-def chart(report: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = report["targets"]
-    figure, (throughput, growth) = plt.subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [2.2, 1]})
-    names = [row["target"] for row in rows]
-    values = [row["requests_per_second"] for row in rows]
-    colours = ["#6c757d" if name.startswith("floor") else "#0d6efd" for name in names]
-    throughput.barh(names, values, color=colours)
-    floor = next(row["requests_per_second"] for row in rows if row["target"] == "floor: Django")
-    throughput.axvline(floor, color="#dc3545", linestyle="--", label="Django floor")
-    for y, row in enumerate(rows):
-        throughput.text(row["requests_per_second"], y, f" {row['vs_django_floor']:.2f}x", va="center", fontsize=8)
-    throughput.invert_yaxis()
-    throughput.set_xlabel("requests per second (median of rounds)")
-    throughput.set_title("GET / throughput, and its ratio to the Django floor")
-    throughput.legend(loc="lower right")
-
-    sizes = [point["tasks"] for point in report["growth"]]
-    growth.plot(
-        sizes,
-        [p["warm"]["p50_ms"] for p in report["growth"]],
-        marker="o",
-        label="warm, under load (wrk, 16 connections)",
-    )
-    growth.plot(sizes, [p["cold_p50_ms"] for p in report["growth"]], marker="o", label="cold, one request at a time")
-    growth.set_xscale("log")
-    growth.set_xlabel("tasks in the database")
-    growth.set_ylabel("p50 latency, ms")
-    growth.set_title("Cost growth")
-    growth.legend()
-    s = report["settings"]
-    figure.suptitle(
-        f"{report['machine']['cpu']}, {report['machine']['cores']} cores; gunicorn {s['workers']} {s['worker_class']}"
-        f" workers; {s['page_bytes']} byte page; {report['finished']}",
-        fontsize=9,
-    )
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
 
 
 if __name__ == "__main__":

@@ -4,27 +4,19 @@ Each simulated visitor keeps its own cookies and CSRF token and sends every
 request to a random instance, as a load balancer would. It reads the list,
 adds tasks with unique names, deletes tasks it has seen, now and then sends a
 bad form, and after a successful write follows the redirect and reads the list
-again. Every request is recorded with its times and answer; the analysis
-below works from those records alone.
+again. Every request is recorded with its times and answer; the judge
+(chaos/judge.py) works from those records alone.
 """
 
 import itertools
 import random
-import re
 import threading
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 
-from testsupport.http import TOKEN_PATTERN, Visitor
-
-ROW_PATTERN = re.compile(r'<td class="text-break">(.*?)</td>.*?name="id" value="(\d+)"', re.DOTALL)
-
-
-def tasks_shown(page: str) -> dict[int, str]:
-    """The tasks a list page shows: id -> name."""
-    return {int(task_id): name for name, task_id in ROW_PATTERN.findall(page)}
+from testsupport.http import Visitor
+from testsupport.pages import csrf_tokens, tasks_shown
 
 
 class _Visitor(Visitor):
@@ -120,86 +112,7 @@ class Load:
             request = Request(kind, visitor.port, started, time.monotonic(), response.status)
             if kind == "read" and response.status == 200:
                 request.seen = tasks_shown(response.text)
-            if found := TOKEN_PATTERN.search(response.text):
-                visitor.token = found.group(1)
+            if tokens := csrf_tokens(response.text):
+                visitor.token = tokens[0]
         self.requests.append(request)
         return request
-
-
-def outcomes(requests: list[Request]) -> Counter:
-    """How requests were answered: status codes, and failures without an answer."""
-    return Counter(str(request.status) if request.status else request.failure for request in requests)
-
-
-@dataclass
-class StaleRead:
-    read: Request
-    missed: Request  # the acknowledged write the read did not show
-    seconds: float  # how long after that write was acknowledged the read started
-
-
-def stale_reads(requests: list[Request]) -> list[StaleRead]:
-    """Reads that started after a write was acknowledged and did not show it.
-
-    An acknowledged add is missing from a later read unless a delete of that
-    task had been sent by then; an acknowledged delete must never show again.
-    """
-    reads = [request for request in requests if request.kind == "read" and request.status == 200]
-    adds = [request for request in requests if request.kind == "add" and request.acknowledged]
-    removes = [request for request in requests if request.kind == "remove" and request.acknowledged]
-    id_of = _ids_by_name(requests)
-    first_remove_sent = _first_remove_sent(requests)
-    found = []
-    for read in reads:
-        names = set(read.seen.values())
-        misses = [
-            add
-            for add in adds
-            if add.finished < read.started
-            and add.name not in names
-            and first_remove_sent.get(id_of.get(add.name), 1e18) > read.finished
-        ]
-        misses += [remove for remove in removes if remove.finished < read.started and remove.task_id in read.seen]
-        if misses:
-            oldest = min(misses, key=lambda write: write.finished)
-            found.append(StaleRead(read, oldest, read.started - oldest.finished))
-    return found
-
-
-def lost_writes(requests: list[Request], stored: dict[int, str]) -> list[Request]:
-    """Acknowledged writes the database does not hold: adds missing, deletes undone.
-
-    ``stored`` is the database's task table (id -> name) after the load.
-    An added task may be missing only if a delete of it was sent.
-    """
-    names = set(stored.values())
-    id_of = _ids_by_name(requests)
-    delete_sent = _first_remove_sent(requests)
-    lost = [
-        request
-        for request in requests
-        if request.kind == "add"
-        and request.acknowledged
-        and request.name not in names
-        and id_of.get(request.name) not in delete_sent
-    ]
-    lost += [
-        request
-        for request in requests
-        if request.kind == "remove" and request.acknowledged and request.task_id in stored
-    ]
-    return lost
-
-
-def _ids_by_name(requests: list[Request]) -> dict[str, int]:
-    """Each task's id, from the pages that showed it (names are unique)."""
-    return {name: task_id for request in requests for task_id, name in request.seen.items()}
-
-
-def _first_remove_sent(requests: list[Request]) -> dict[int, float]:
-    """When a delete of each task was first sent, answered or not."""
-    sent: dict[int, float] = {}
-    for request in requests:
-        if request.kind == "remove":
-            sent[request.task_id] = min(request.started, sent.get(request.task_id, request.started))
-    return sent

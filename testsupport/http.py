@@ -1,11 +1,10 @@
 """A visitor to a running app over real HTTP: its own cookies, a fresh connection per request."""
 
 import http.client
-import re
 import urllib.parse
 from dataclasses import dataclass
 
-TOKEN_PATTERN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+from testsupport import pages
 
 
 @dataclass
@@ -15,7 +14,7 @@ class Response:
     text: str
 
     def csrf_tokens(self) -> list[str]:
-        return TOKEN_PATTERN.findall(self.text)
+        return pages.csrf_tokens(self.text)
 
 
 class Visitor:

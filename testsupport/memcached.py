@@ -1,11 +1,15 @@
 """memcached servers for the tests; by default requiring SASL authentication, as MemCachier does."""
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import bmemcached
 
 from testsupport.ports import free_port, wait_for_port
 
@@ -86,14 +90,23 @@ class SaslMemcached:
         self.process.wait(timeout=10)
         self.process = None
 
-    def stats(self) -> dict[str, bytes]:
-        import bmemcached
-
+    @contextlib.contextmanager
+    def client(self) -> Iterator[bmemcached.Client]:
+        """A plain client of this server, as another tenant or an operator's tool would use it."""
         client = bmemcached.Client([self.server], self.username if self.sasl else None, self.password)
         try:
-            return client.stats()[self.server]
+            yield client
         finally:
             client.disconnect_all()
+
+    def stats(self) -> dict[str, bytes]:
+        """The server's own statistics (``cmd_get``, ``evictions``, ...)."""
+        with self.client() as client:
+            return client.stats()[self.server]
+
+    def flush(self) -> None:
+        with self.client() as client:
+            client.flush_all()
 
     def pause(self) -> None:
         self.process.send_signal(signal.SIGSTOP)

@@ -120,6 +120,23 @@ class OwnPostgres:
         with psycopg.connect(self.url(database), autocommit=True) as connection:
             return connection.execute(sql, params).fetchall()
 
+    def app_database(self, name: str, env: dict[str, str]) -> str:
+        """A new database with the app's tables (migrated under ``env``); returns its URL."""
+        from testsupport.gunicorn import migrate
+
+        url = self.create_database(name)
+        migrate({**env, "DATABASE_URL": url})
+        return url
+
+    def replace_tasks(self, database: str, count: int, prefix: str = "Task number ") -> None:
+        """Empty the task list, then add ``count`` tasks named ``<prefix><n>``."""
+        self.execute(database, "TRUNCATE mc_tasklist_task")
+        self.execute(
+            database,
+            "INSERT INTO mc_tasklist_task (name, created_at) SELECT %s || n, now() FROM generate_series(1, %s) n",
+            (prefix, count),
+        )
+
     def stop(self) -> None:
         import shutil
 

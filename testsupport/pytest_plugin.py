@@ -11,6 +11,7 @@ import os
 import pytest
 
 from testsupport import postgres
+from testsupport.environment import production_env
 from testsupport.gunicorn import collectstatic
 from testsupport.memcached import SaslMemcached
 
@@ -19,20 +20,7 @@ _memcached: SaslMemcached | None = None
 
 def app_environment(memcached: SaslMemcached, database: str) -> dict[str, str]:
     """Production settings pointed at the test servers."""
-    return {
-        "DEVELOPMENT_MODE": "False",
-        "DEBUG": "False",
-        "DJANGO_SECRET_KEY": "test-secret-key-not-for-production-0123456789abcdefghijklmnop",
-        "DATABASE_URL": postgres.database_url(database),
-        "DJANGO_ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
-        # The Django test client speaks plain HTTP; HTTPS is tested with the
-        # proxy header against gunicorn.
-        "DJANGO_SECURE_SSL_REDIRECT": "False",
-        # Tests flush the stats counters themselves; a background flush would
-        # add cache reads to tests that count them. Gunicorn tests lower it.
-        "TASKLIST_STATS_FLUSH_SECONDS": "3600",
-        **memcached.env(),
-    }
+    return production_env(database_url=postgres.database_url(database), memcached=memcached)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -7,7 +7,9 @@ a load of concurrent visitors. See chaos/run.py for what each scenario does.
 
 import pytest
 
-from chaos.run import MEMCACHED_CLOCK_TICK, QUICK, SCENARIOS, Timings, run
+from chaos.judge import MEMCACHED_CLOCK_TICK
+from chaos.run import run
+from chaos.scenarios import QUICK, SCENARIOS, Timings
 
 pytestmark = pytest.mark.gunicorn
 

@@ -1,6 +1,7 @@
 """The chaos run's judge: what counts as a stale read and as a lost write."""
 
-from chaos.load import Request, lost_writes, stale_reads
+from chaos.judge import lost_writes, stale_reads
+from chaos.load import Request
 
 
 def add(name, started, finished, status=302):

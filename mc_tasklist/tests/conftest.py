@@ -1,11 +1,8 @@
-import re
-
 import pytest
 from django.test import Client
 
 from testsupport.gunicorn import GunicornInstance
-
-TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+from testsupport.pages import csrf_tokens
 
 
 class Browser(Client):
@@ -15,7 +12,7 @@ class Browser(Client):
         super().__init__(enforce_csrf_checks=True, **kwargs)
 
     def token(self) -> str:
-        return TOKEN.search(self.get("/").content.decode()).group(1)
+        return csrf_tokens(self.get("/").content.decode())[0]
 
     def submit(self, path: str, data: dict, **kwargs):
         return self.post(path, {"csrfmiddlewaretoken": self.token(), **data}, **kwargs)

@@ -7,28 +7,24 @@ for every invalidation strategy and every combination of layers.
 """
 
 import itertools
-import re
 import time
 
 import pytest
 from django.core.cache import caches
 
+from mc_tasklist.caching.keys import LAYERS, STRATEGIES
 from testsupport.http import Visitor
+from testsupport.pages import task_names, tasks_shown
 
 pytestmark = pytest.mark.gunicorn
 
-LAYER_SETS = [",".join(c) for n in range(4) for c in itertools.combinations(["query", "fragment", "page"], n)]
-STRATEGIES = ["delete", "version", "update", "expire"]
+LAYER_SETS = [",".join(c) for n in range(len(LAYERS) + 1) for c in itertools.combinations(LAYERS, n)]
 ROUNDS = 5
 EXPIRE_TTL = 1
 
 
-def task_names(page: str) -> list[str]:
-    return re.findall(r'<td class="text-break">([^<]*)</td>', page)
-
-
 def task_id(page: str, name: str) -> str:
-    return re.search(re.escape(name) + r'</td>.*?name="id" value="(\d+)"', page, re.S).group(1)
+    return next(str(shown_id) for shown_id, shown_name in tasks_shown(page).items() if shown_name == name)
 
 
 def anonymous_list(instance) -> list[str]:

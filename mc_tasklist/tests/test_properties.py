@@ -5,7 +5,6 @@ is a page (never a 500), a refusal changes nothing, and an accepted write is on
 the list the visitor is sent back to.
 """
 
-import html
 import re
 
 import pytest
@@ -17,6 +16,7 @@ from mc_tasklist.forms import MAX_TASK_ID
 from mc_tasklist.models import Task
 from mc_tasklist.tests.conftest import Browser
 from mc_tasklist.views import requested_page
+from testsupport.pages import shows_name
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,7 +33,7 @@ def stored() -> list[tuple[int, str]]:
 
 
 def shows(page: str, name: str) -> bool:
-    return f'<td class="text-break">{html.escape(name)}</td>' in page
+    return shows_name(page, name)
 
 
 @examples

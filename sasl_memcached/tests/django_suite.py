@@ -21,9 +21,7 @@ BinaryMemcachedCache_params = {
 }
 
 
-@override_settings(
-    CACHES=caches_setting_for_tests(base=BinaryMemcachedCache_params, exclude=memcached_excluded_caches)
-)
+@override_settings(CACHES=caches_setting_for_tests(base=BinaryMemcachedCache_params, exclude=memcached_excluded_caches))
 class BinaryMemcachedCacheTests(BaseMemcachedTests, TestCase):
     base_params = BinaryMemcachedCache_params
     # A deliberate difference from Django's default for memcached: the backend

@@ -1,0 +1,134 @@
+"""The benchmark's report: medians, ratios to the floor, a table, JSON and a chart."""
+
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+
+def summarise(targets, growth, stampede, args, page_bytes, duration, rounds) -> dict:
+    def medians(samples: list[dict]) -> dict:
+        return {key: statistics.median(sample[key] for sample in samples) for key in samples[0]}
+
+    rows = [{"target": target.name, **medians(target.rounds)} for target in targets]
+    floor = next(row for row in rows if row["target"] == "floor: Django")["requests_per_second"]
+    for row in rows:
+        row["vs_django_floor"] = round(row["requests_per_second"] / floor, 2)
+    for point in growth:
+        point["warm"]["vs_django_floor"] = round(point["warm"]["requests_per_second"] / floor, 2)
+    return {
+        "machine": {
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "settings": {
+            "workers": args.workers,
+            "worker_class": args.worker_class,
+            "threads": args.threads,
+            "connections": args.connections,
+            "tasks": args.tasks,
+            "page_bytes": page_bytes,
+            "round_seconds": duration,
+            "rounds": rounds,
+            "quick": args.quick,
+        },
+        "targets": rows,
+        "growth": growth,
+        "stampede": stampede,
+        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def table(report: dict) -> str:
+    lines = [
+        f"{'target':<32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x Django floor':>15}",
+        "-" * 84,
+    ]
+    for row in report["targets"]:
+        lines.append(
+            f"{row['target']:<32} {row['requests_per_second']:>9.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}"
+            f" {row['errors']:>7.0f} {row['vs_django_floor']:>15.2f}"
+        )
+    lines += ["", f"{'tasks':>7} {'warm req/s':>11} {'warm p50 ms':>12} {'cold p50 ms':>12} {'cold max ms':>12}"]
+    for point in report["growth"]:
+        lines.append(
+            f"{point['tasks']:>7} {point['warm']['requests_per_second']:>11.0f} {point['warm']['p50_ms']:>12.2f}"
+            f" {point['cold_p50_ms']:>12.2f} {point['cold_max_ms']:>12.2f}"
+        )
+    s = report["stampede"]
+    lines += [
+        "",
+        f"stampede: {s['requests']} concurrent requests on a cold cache, 1 s query: "
+        f"{s['ok']} answered 200, the query ran {s['task_list_queries']} time(s), "
+        f"{s['stampede_waits']} waited for it, slowest {s['slowest_s']} s",
+    ]
+    return "\n".join(lines)
+
+
+def write_outputs(report: dict, results: Path) -> None:
+    text = table(report)
+    print()
+    print(text)
+    name = "quick" if report["settings"]["quick"] else "full"
+    (results / f"{name}.json").write_text(json.dumps(report, indent=2))
+    (results / f"{name}.txt").write_text(text + "\n")
+    chart(report, results / f"{name}.png")
+    print(f"\nWritten: bench/results/{name}.json, {name}.txt, {name}.png")
+
+
+def chart(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["targets"]
+    figure, (throughput, growth) = plt.subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [2.2, 1]})
+    names = [row["target"] for row in rows]
+    values = [row["requests_per_second"] for row in rows]
+    colours = ["#6c757d" if name.startswith("floor") else "#0d6efd" for name in names]
+    throughput.barh(names, values, color=colours)
+    floor = next(row["requests_per_second"] for row in rows if row["target"] == "floor: Django")
+    throughput.axvline(floor, color="#dc3545", linestyle="--", label="Django floor")
+    for y, row in enumerate(rows):
+        throughput.text(row["requests_per_second"], y, f" {row['vs_django_floor']:.2f}x", va="center", fontsize=8)
+    throughput.invert_yaxis()
+    throughput.set_xlabel("requests per second (median of rounds)")
+    throughput.set_title("GET / throughput, and its ratio to the Django floor")
+    throughput.legend(loc="lower right")
+
+    sizes = [point["tasks"] for point in report["growth"]]
+    growth.plot(
+        sizes,
+        [p["warm"]["p50_ms"] for p in report["growth"]],
+        marker="o",
+        label="warm, under load (wrk, 16 connections)",
+    )
+    growth.plot(sizes, [p["cold_p50_ms"] for p in report["growth"]], marker="o", label="cold, one request at a time")
+    growth.set_xscale("log")
+    growth.set_xlabel("tasks in the database")
+    growth.set_ylabel("p50 latency, ms")
+    growth.set_title("Cost growth")
+    growth.legend()
+    s = report["settings"]
+    figure.suptitle(
+        f"{report['machine']['cpu']}, {report['machine']['cores']} cores; gunicorn {s['workers']} {s['worker_class']}"
+        f" workers; {s['page_bytes']} byte page; {report['finished']}",
+        fontsize=9,
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
