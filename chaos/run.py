@@ -19,10 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-from chaos.judge import MEMCACHED_CLOCK_TICK, Result, analyse
+from chaos.judge import MEMCACHED_CLOCK_TICK, STALENESS_BOUND, Result, analyse
 from chaos.load import Load
 from chaos.report import write_report
-from chaos.scenarios import FULL, QUICK, SCENARIOS, Scenario, Servers, Timings
+from chaos.scenarios import DATABASE, FULL, QUICK, SCENARIOS, Scenario, Servers, Timings
 from mc_tasklist.caching.keys import STRATEGIES
 from testsupport.environment import production_env
 from testsupport.gunicorn import REPO, GunicornInstance, collectstatic
@@ -33,7 +33,6 @@ from testsupport.postgres import OwnPostgres
 from testsupport.tcp_proxy import TcpProxy
 
 RESULTS = REPO / "chaos" / "results"
-DATABASE = "chaos"
 # The whole list fits on one page, so every read shows every task and can be
 # checked against every acknowledged write.
 PAGE_SIZE = 1000
@@ -100,17 +99,19 @@ def run_scenario(scenario: Scenario, servers: Servers, env: dict, timings: Timin
     ]
     if scenario.memcached_nodes > 1:
         servers.proxies = [TcpProxy(server.port).start() for server in servers.memcached]
-    cache = servers.memcached[0]
-    env = {
-        **env,
-        "MEMCACHIER_SERVERS": servers.cache_locations(),
-        "MEMCACHIER_USERNAME": cache.username,
-        "MEMCACHIER_PASSWORD": cache.password,
-    }
+    if scenario.first_instance_proxied:
+        servers.first_instance_proxy = TcpProxy(servers.memcached[0].port).start()
+    env = {**env, **servers.memcached[0].env()}
     log_start = log.tell()
     log.write(f"===== {scenario.name}\n")
     log.flush()
-    instances = [GunicornInstance(env, workers=2, log=log).start(wait=False) for _ in range(2)]
+    instances = [
+        GunicornInstance({**env, "MEMCACHIER_SERVERS": servers.cache_locations(number)}, workers=2, log=log)
+        for number in range(2)
+    ]
+    servers.instances = instances
+    for instance in instances:
+        instance.start(wait=False)
     try:
         for instance in instances:
             instance.wait_ready()
@@ -133,13 +134,15 @@ def run_scenario(scenario: Scenario, servers: Servers, env: dict, timings: Timin
     finally:
         for instance in instances:
             instance.stop()
-        for proxy in servers.proxies:
-            proxy.stop()
+        for proxy in [*servers.proxies, servers.first_instance_proxy]:
+            if proxy is not None:
+                proxy.stop()
         for server in servers.memcached:
             server.cleanup()
     log.flush()
     cache_waits = cache_wait_seconds(Path(log.name), log_start)
-    return analyse(scenario, requests, stored, agree, evictions, cache_waits, fault_started, fault_ended, timings)
+    bound = timings.ttl + MEMCACHED_CLOCK_TICK if env["TASKLIST_INVALIDATION"] == "expire" else STALENESS_BOUND
+    return analyse(scenario, requests, stored, agree, evictions, cache_waits, fault_started, fault_ended, bound)
 
 
 def shows_exactly(instance: GunicornInstance, stored: dict[int, str]) -> bool:

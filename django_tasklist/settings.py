@@ -181,6 +181,10 @@ if unknown := TASKLIST_CACHE_LAYERS - set(caching_keys.LAYERS):
     raise ImproperlyConfigured(f"TASKLIST_CACHE_LAYERS has unknown layers: {sorted(unknown)}")
 TASKLIST_INVALIDATION = env_choice("TASKLIST_INVALIDATION", "delete", set(caching_keys.STRATEGIES))
 TASKLIST_CACHE_TTL = int(env_number("TASKLIST_CACHE_TTL", 60, minimum=1))
+# Each process applies the invalidations other processes could not get confirmed
+# (mc_tasklist/caching/watcher.py). Needs LISTEN: turn off behind a pooler in
+# transaction mode, and the TTL becomes the bound again.
+TASKLIST_INVALIDATION_WATCH = env_bool("TASKLIST_INVALIDATION_WATCH", True)
 TASKLIST_QUERY_DELAY = env_number("TASKLIST_QUERY_DELAY", 0)
 TASKLIST_PAGE_SIZE = int(env_number("TASKLIST_PAGE_SIZE", 50, minimum=1))
 # How often each process adds its cache counters to the shared ones (mc_tasklist/stats.py).

@@ -1,20 +1,19 @@
-"""Writes to the task list. Each one tells the caching policy after it commits."""
+"""Writes to the task list. Each one tells the caching policy inside its transaction.
 
-from functools import partial
+The policy records the change with the write and invalidates after the commit
+(mc_tasklist/caching/invalidation.py), so no fault can separate the two.
+"""
 
 from django.db import transaction
 
 from mc_tasklist.caching import invalidation
 from mc_tasklist.models import Task
 
-# Each write registers its invalidation with transaction.on_commit: invalidating
-# before the commit would let a reader cache the list as it was before the write.
-
 
 def task_create(*, name: str) -> Task:
     with transaction.atomic():
         task = Task.objects.create(name=name)
-        transaction.on_commit(invalidation.task_created)
+        invalidation.task_created()
     return task
 
 
@@ -22,7 +21,7 @@ def task_update(*, task: Task, name: str) -> Task:
     with transaction.atomic():
         task.name = name
         task.save(update_fields=["name"])
-        transaction.on_commit(invalidation.task_updated)
+        invalidation.task_updated()
     return task
 
 
@@ -33,7 +32,7 @@ def task_delete(*, task_id: int) -> Task | None:
         if task is None:
             return None
         task.delete()
-        transaction.on_commit(partial(invalidation.tasks_deleted, 1))
+        invalidation.tasks_deleted(1)
     return task
 
 
@@ -42,5 +41,5 @@ def task_delete_many(*, task_ids: list[int]) -> int:
     with transaction.atomic():
         deleted, _ = Task.objects.filter(id__in=task_ids).delete()
         if deleted:
-            transaction.on_commit(partial(invalidation.tasks_deleted, deleted))
+            invalidation.tasks_deleted(deleted)
     return deleted

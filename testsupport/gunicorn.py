@@ -35,6 +35,11 @@ class GunicornInstance:
     def wait_ready(self) -> None:
         wait_for_port(self.port, timeout=30, process=self.process)
 
+    def worker_pids(self) -> list[int]:
+        """The master's children: the workers, as they are now."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+        return [int(pid) for pid in children.split()]
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

@@ -12,6 +12,8 @@ class TcpProxy:
     ``cut()`` behaves like a network partition or a crashed host: open
     connections are closed and new ones refused, while the server behind keeps
     running with everything it stored. ``restore()`` reconnects it.
+    ``hang()`` behaves like a stalled path: connections open and stay open,
+    and nothing gets through either way until ``unhang()``.
     """
 
     def __init__(self, target_port: int):
@@ -20,6 +22,7 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._swallowing = False
 
     @property
     def server(self) -> str:
@@ -56,6 +59,12 @@ class TcpProxy:
 
     stop = cut
 
+    def hang(self) -> None:
+        self._swallowing = True
+
+    def unhang(self) -> None:
+        self._swallowing = False
+
     def _accept(self, listener: socket.socket) -> None:
         while self._listener is listener:
             try:
@@ -79,7 +88,8 @@ class TcpProxy:
     def _pump(self, source: socket.socket, destination: socket.socket) -> None:
         try:
             while data := source.recv(65536):
-                destination.sendall(data)
+                if not self._swallowing:
+                    destination.sendall(data)
         except OSError:
             pass
         finally:

@@ -1,26 +1,44 @@
-"""What each kind of committed write does to the cache, as TASKLIST_INVALIDATION says.
+"""What each kind of write does to the cache, as TASKLIST_INVALIDATION says, and how no fault loses it.
 
-Services call these after the commit (``transaction.on_commit``): invalidating
-earlier would let a reader cache the list as it was before the write.
+A write calls one of ``task_created``, ``task_updated`` or ``tasks_deleted``
+inside its transaction. That records the change as an UnconfirmedInvalidation
+row in the same transaction (an outbox: it exists exactly when the write does)
+and tells every process through PostgreSQL's NOTIFY, which is delivered only
+if the transaction commits. After the commit the writer invalidates: it deletes
+the list and page entries (or moves the generation, under ``version``).
 
-An invalidation that cannot reach its server (down, hung, cut off) is kept in
-``pending`` and retried by this process until the server confirms it
-(``RetryPendingInvalidationsMiddleware`` drives it before every request), so a
-server that comes back holding old entries has them removed as soon as this
-process reaches it again. Every entry also has a TTL, so an invalidation that
-is never retried (the process ended) is repaired after TASKLIST_CACHE_TTL.
+If every cache server confirmed, the writer deletes the row and says "done".
+If one did not (down, hung, cut off from this instance, or skipped while this
+process backs off after a failure), or the writer died right after its commit,
+the row stays, and every other process applies it a moment later
+(caching/watcher.py): any process that can reach the cache repairs it. Each
+process also keeps the changes it could not apply itself in ``pending`` and
+retries them before every request it serves, so a server that comes back
+holding old entries has them removed before anyone reads them.
+
+Invalidating after the commit matters: earlier, a reader could cache the list
+as it was before the write, between the invalidation and the commit.
 """
 
+import logging
 import threading
 import time
+from functools import partial
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError, connection, transaction
 
 from mc_tasklist import stats
 from mc_tasklist.caching import keys
 from mc_tasklist.caching.read_through import TaskListCache
+from mc_tasklist.models import UnconfirmedInvalidation
 from mc_tasklist.selectors import page_count, task_count, task_page
+
+logger = logging.getLogger(__name__)
+
+# The PostgreSQL channel: "new <id> <pages>" at a write's commit, "done <id>,<id>" once confirmed.
+CHANNEL = "tasklist_invalidation"
 
 
 def task_created() -> None:
@@ -44,71 +62,104 @@ def cache_flushed() -> None:
 
 
 def _list_changed(*, removed: int) -> None:
-    strategy = settings.TASKLIST_INVALIDATION
-    if strategy == "expire":
-        return
-    stats.record("invalidation")
-    if strategy == "version":
-        _next_generation()
-        return
+    """Record the change in the write's transaction; invalidate once it commits."""
+    if settings.TASKLIST_INVALIDATION == "expire":
+        return  # Entries live out their TTL: the documented lag.
     # Newest first: one task more or less shifts every page, so every page that
-    # could have been cached goes. Deleting also voids the lease of any reader
-    # still filling these entries.
-    _delete(keys.list_keys(page_count(task_count() + removed)))
-    if strategy == "update" and "query" in settings.TASKLIST_CACHE_LAYERS:
+    # could have been cached goes.
+    pages = page_count(task_count() + removed)
+    change = UnconfirmedInvalidation.objects.create(pages=pages)
+    _notify(f"new {change.id} {pages}")
+    transaction.on_commit(partial(_after_commit, change.id, pages))
+
+
+def _after_commit(change_id: int, pages: int) -> None:
+    stats.record("invalidation")
+    apply({change_id: pages})
+    if settings.TASKLIST_INVALIDATION == "update" and "query" in settings.TASKLIST_CACHE_LAYERS:
         # Only the first page's list is stored again; pages are left to the next
         # reader, who rebuilds them from this list and the cached rows.
         TaskListCache().refill_tasks(1, task_page)
 
 
-def _next_generation() -> None:
+def apply(changes: dict[int, int]) -> bool:
+    """Invalidate for committed changes (id -> pages). Returns whether every cache server confirmed.
+
+    Confirmed changes are deleted from the outbox; the others stay there and in ``pending``.
+    Deleting also voids the lease of any reader still filling these entries.
+    """
+    pages = max(changes.values())
+    if settings.TASKLIST_INVALIDATION == "version":
+        confirmed = _next_generation()
+    else:
+        confirmed = not cache.delete_many_unreached(keys.list_keys(pages))
+    if not confirmed:
+        pending.add(changes)
+        return False
+    pending.discard(changes)
+    try:
+        UnconfirmedInvalidation.objects.filter(id__in=list(changes)).delete()
+        _notify("done " + ",".join(map(str, changes)))
+    except DatabaseError as error:
+        # The write stands and the cache is fresh; another process will apply
+        # the change once more, which costs a miss, not a stale page.
+        logger.warning("could not mark invalidations %s confirmed: %s", sorted(changes), error)
+    return True
+
+
+def _next_generation() -> bool:
     try:
         cache.incr(keys.GENERATION_KEY)
+        return True
     except ValueError:
         # No generation (evicted), or the server did not answer. Deleting it
         # does what the increment would: readers start a new random one, which
-        # names no old entry. If the server is unreachable, the delete is retried.
-        _delete([keys.GENERATION_KEY])
+        # names no old entry.
+        return not cache.delete_many_unreached([keys.GENERATION_KEY])
 
 
-def _delete(names: list[str]) -> None:
-    # Past this time the entries have expired, so the keys need no retry.
-    expired_by = time.monotonic() + keys.entries_expire_within()
-    pending.delete_or_remember(dict.fromkeys(names, expired_by))
+def _notify(payload: str) -> None:
+    if connection.vendor == "postgresql":  # SQLite (development) has one process and nobody to tell.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, payload])
 
 
 class PendingInvalidations:
-    """Keys whose deletion no server has confirmed, each until its entries will have expired anyway."""
+    """Changes this process could not get confirmed, each until its entries will have expired anyway."""
 
     def __init__(self):
-        self._keys: dict[str, float] = {}
+        self._changes: dict[int, tuple[int, float]] = {}  # id -> (pages, expired by)
         self._lock = threading.Lock()
 
     def __bool__(self) -> bool:
-        return bool(self._keys)
+        return bool(self._changes)
 
-    def delete_or_remember(self, expiring: dict[str, float]) -> None:
-        """Delete the keys; remember those whose server did not confirm it."""
-        unreached = cache.delete_many_unreached(list(expiring))
-        if unreached:
-            with self._lock:
-                for key in unreached:
-                    self._keys[key] = max(expiring[key], self._keys.get(key, 0))
+    def add(self, changes: dict[int, int]) -> None:
+        # Past this time the entries have expired, so the change needs no retry.
+        expired_by = time.monotonic() + keys.entries_expire_within()
+        with self._lock:
+            for change_id, pages in changes.items():
+                self._changes.setdefault(change_id, (pages, expired_by))
+
+    def discard(self, changes) -> None:
+        with self._lock:
+            for change_id in changes:
+                self._changes.pop(change_id, None)
 
     def retry(self) -> None:
-        if not self._keys:  # Nearly always: then this costs nothing.
+        if not self._changes:  # Nearly always: then this costs nothing.
             return
         now = time.monotonic()
         with self._lock:
-            due = {key: expired_by for key, expired_by in self._keys.items() if expired_by > now}
-            self._keys.clear()
+            due = {change_id: pages for change_id, (pages, expired_by) in self._changes.items() if expired_by > now}
+            self._changes = {change_id: self._changes[change_id] for change_id in due}
         if due:
-            self.delete_or_remember(due)
+            apply(due)
 
     def forget(self) -> None:
         with self._lock:
-            self._keys.clear()
+            self._changes.clear()
 
 
-# One per process: what this process's writes could not yet invalidate.
+# One per process: what this process could not yet get confirmed.
 pending = PendingInvalidations()

@@ -10,7 +10,7 @@ import time
 import pytest
 from django.core.cache import caches
 
-from mc_tasklist.models import Task
+from mc_tasklist.models import Task, UnconfirmedInvalidation
 from testsupport.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -126,3 +126,19 @@ def test_an_invalidation_the_cache_missed_is_retried_as_soon_as_it_answers_again
     time.sleep(3.1)  # the retry delay: until then the server is skipped
     page = browser.get("/").content.decode()
     assert "Written while cut off</td>" in page, "not the old page the server kept"
+
+
+def test_a_write_the_cache_confirmed_leaves_nothing_in_the_outbox(browser):
+    assert browser.add("Confirmed").status_code == 302
+    assert not UnconfirmedInvalidation.objects.exists()
+
+
+def test_a_write_the_cache_did_not_confirm_stays_in_the_outbox_until_a_request_applies_it(browser, cut_off_cache):
+    browser.get("/")
+    cut_off_cache.cut()
+    assert browser.add("Unconfirmed").status_code == 302
+    assert UnconfirmedInvalidation.objects.count() == 1, "recorded with the write, for every process to see"
+    cut_off_cache.restore()
+    time.sleep(3.1)  # the retry delay
+    browser.get("/")
+    assert not UnconfirmedInvalidation.objects.exists()

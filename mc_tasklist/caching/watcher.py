@@ -1,0 +1,132 @@
+"""Each process applies the invalidations that another process's write could not get confirmed.
+
+A write's change is announced at its commit ("new <id> <pages>" on the
+invalidation channel) and retracted once the cache confirmed it ("done <id>").
+A change still unconfirmed ``GRACE_SECONDS`` after its announcement is applied
+here, by every process that heard it: the writer's cache was down, hung, cut
+off from its instance or skipped during a back-off, or the writer died between
+its commit and its invalidation. Whichever process can reach the cache repairs
+it, well within a second of the commit.
+
+LISTEN costs no query while nothing happens: the thread sleeps on its own
+connection until PostgreSQL sends a notification. It reads the outbox only when
+it (re)connects and every ``CATCH_UP_SECONDS``, in case a notification was lost
+with a connection.
+"""
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+import psycopg
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection
+from django.utils import timezone
+
+from mc_tasklist.caching import keys
+from mc_tasklist.caching.invalidation import CHANNEL, apply, pending
+from mc_tasklist.models import UnconfirmedInvalidation
+
+logger = logging.getLogger(__name__)
+
+# How long the writer has to confirm its own change before the others apply it:
+# longer than its cache round trip (at most the backend's 0.2 s socket timeout),
+# short enough that the repair lands well within a second of the commit.
+GRACE_SECONDS = 0.25
+CATCH_UP_SECONDS = 30
+# How often the thread wakes without news, to retry what it could not apply.
+IDLE_SECONDS = 1.0
+
+
+class InvalidationWatcher:
+    def __init__(self):
+        self._waiting: dict[int, tuple[float, int]] = {}  # id -> (due, pages)
+
+    def run_forever(self) -> None:
+        while True:
+            try:
+                self._watch()
+            except (psycopg.OperationalError, DatabaseError) as error:  # a database restart, say
+                logger.warning("cannot watch for unconfirmed invalidations (%s); reconnecting in 1 s", error)
+            except Exception:  # The thread must outlive any one failure.
+                logger.exception("watching for unconfirmed invalidations failed; reconnecting in 1 s")
+            time.sleep(1)
+
+    def _watch(self) -> None:
+        with psycopg.connect(**_connection_params(), autocommit=True) as listener:
+            listener.execute(f"LISTEN {CHANNEL}")
+            self._catch_up()
+            next_catch_up = time.monotonic() + CATCH_UP_SECONDS
+            while True:
+                now = time.monotonic()
+                due = min((due for due, _ in self._waiting.values()), default=now + IDLE_SECONDS)
+                # One notification at a time, so that the next due time is recomputed after each.
+                for notification in listener.notifies(
+                    timeout=max(0.0, min(due, now + IDLE_SECONDS) - now), stop_after=1
+                ):
+                    self.heard(notification.payload)
+                close_old_connections()  # this thread's Django connection, after a database restart
+                self.apply_due()
+                pending.retry()
+                if time.monotonic() >= next_catch_up:
+                    self._catch_up()
+                    next_catch_up = time.monotonic() + CATCH_UP_SECONDS
+
+    def heard(self, payload: str) -> None:
+        kind, _, rest = payload.partition(" ")
+        if kind == "new":
+            change_id, pages = map(int, rest.split())
+            self._waiting[change_id] = (time.monotonic() + GRACE_SECONDS, pages)
+        elif kind == "done":
+            for change_id in rest.split(","):
+                self._waiting.pop(int(change_id), None)
+
+    def apply_due(self) -> None:
+        now = time.monotonic()
+        due = {change_id: pages for change_id, (at, pages) in self._waiting.items() if at <= now}
+        for change_id in due:
+            del self._waiting[change_id]
+        if due:
+            logger.info("applying invalidations %s that no cache server confirmed", sorted(due))
+            apply(due)
+
+    def _catch_up(self) -> None:
+        """Changes announced while this process was not listening (it started, or reconnected)."""
+        expired = timezone.now() - timedelta(seconds=keys.entries_expire_within())
+        # Their entries have expired by now: nothing is left to invalidate.
+        UnconfirmedInvalidation.objects.filter(created_at__lt=expired).delete()
+        for change_id, pages in UnconfirmedInvalidation.objects.values_list("id", "pages"):
+            self._waiting.setdefault(change_id, (time.monotonic() + GRACE_SECONDS, pages))
+
+
+LIBPQ_OPTIONS = {"connect_timeout", "sslmode", "sslrootcert", "sslcert", "sslkey", "application_name"}
+
+
+def _connection_params() -> dict:
+    database = settings.DATABASES["default"]
+    params = {
+        "dbname": database["NAME"],
+        "user": database.get("USER") or None,
+        "password": database.get("PASSWORD") or None,
+        "host": database.get("HOST") or None,
+        "port": database.get("PORT") or None,
+        # Django's own options (pool, isolation_level, ...) are not libpq's.
+        **{name: value for name, value in database.get("OPTIONS", {}).items() if name in LIBPQ_OPTIONS},
+    }
+    return {name: value for name, value in params.items() if value is not None}
+
+
+def start() -> None:
+    """Watch from a background thread of this process, where watching can help.
+
+    Not for ``expire`` (nothing is invalidated), not without PostgreSQL (no
+    LISTEN; in development one process is the whole world), and not when
+    TASKLIST_INVALIDATION_WATCH is off (a pooler in transaction mode, such as
+    PgBouncer's, cannot LISTEN).
+    """
+    if settings.TASKLIST_INVALIDATION == "expire" or not settings.TASKLIST_INVALIDATION_WATCH:
+        return
+    if connection.vendor != "postgresql":
+        return
+    threading.Thread(target=InvalidationWatcher().run_forever, name="tasklist-invalidations", daemon=True).start()

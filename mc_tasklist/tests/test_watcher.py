@@ -1,0 +1,47 @@
+"""The watcher applies a change another process announced and did not confirm, after a grace period.
+
+In one process against the SASL memcached and PostgreSQL; test_partial_faults.py
+shows the same across gunicorn instances with real faults.
+"""
+
+import time
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from mc_tasklist.caching import keys
+from mc_tasklist.caching.watcher import GRACE_SECONDS, InvalidationWatcher
+from mc_tasklist.models import UnconfirmedInvalidation
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def cached_page() -> None:
+    Client().get("/")
+    Client().get("/")
+    assert cache.get(keys.page_key(1)) is not None
+
+
+def test_an_unconfirmed_change_is_applied_once_the_writer_had_its_chance():
+    cached_page()
+    change = UnconfirmedInvalidation.objects.create(pages=1)
+    watcher = InvalidationWatcher()
+    watcher.heard(f"new {change.id} 1")
+    watcher.apply_due()
+    assert cache.get(keys.page_key(1)) is not None, "the writer may still confirm it"
+    time.sleep(GRACE_SECONDS)
+    watcher.apply_due()
+    assert cache.get(keys.page_key(1)) is None
+    assert not UnconfirmedInvalidation.objects.exists(), "confirmed by the process that applied it"
+
+
+def test_a_change_the_writer_confirmed_is_left_alone():
+    cached_page()
+    change = UnconfirmedInvalidation.objects.create(pages=1)
+    watcher = InvalidationWatcher()
+    watcher.heard(f"new {change.id} 1")
+    watcher.heard(f"done {change.id}")
+    time.sleep(GRACE_SECONDS)
+    watcher.apply_due()
+    assert cache.get(keys.page_key(1)) is not None, "no needless miss for every reader"
