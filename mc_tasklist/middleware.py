@@ -1,13 +1,14 @@
 """Middleware of the task list app."""
 
-from mc_tasklist.caching.invalidation import pending
+from mc_tasklist.caching.invalidation import retry_pending
 
 
 class RetryPendingInvalidationsMiddleware:
     """Before each request, retry the invalidations a cache server has not confirmed yet.
 
     Before the request, so that a server which comes back holding entries that
-    missed a delete has them removed before this process reads from it. With
+    missed a delete has them removed as soon as this process can reach it (until
+    then its reads skip the list and page entries: caching/pending.py). With
     nothing pending, as nearly always, this costs one truth test.
     """
 
@@ -15,5 +16,5 @@ class RetryPendingInvalidationsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        pending.retry()
+        retry_pending()
         return self.get_response(request)

@@ -21,7 +21,6 @@ as it was before the write, between the invalidation and the commit.
 """
 
 import logging
-import threading
 import time
 from functools import partial
 
@@ -31,6 +30,7 @@ from django.db import DatabaseError, connection, transaction
 
 from mc_tasklist import stats
 from mc_tasklist.caching import keys
+from mc_tasklist.caching.pending import pending
 from mc_tasklist.caching.read_through import TaskListCache
 from mc_tasklist.models import UnconfirmedInvalidation
 from mc_tasklist.selectors import page_count, task_count, task_page
@@ -94,7 +94,7 @@ def apply(changes: dict[int, int]) -> bool:
     else:
         confirmed = not cache.delete_many_unreached(keys.list_keys(pages))
     if not confirmed:
-        pending.add(changes)
+        pending.add(changes, expired_by=time.monotonic() + keys.entries_expire_within())
         return False
     pending.discard(changes)
     try:
@@ -105,6 +105,12 @@ def apply(changes: dict[int, int]) -> bool:
         # the change once more, which costs a miss, not a stale page.
         logger.warning("could not mark invalidations %s confirmed: %s", sorted(changes), error)
     return True
+
+
+def retry_pending() -> None:
+    """Apply again what this process could not get confirmed (nearly always nothing: then it costs nothing)."""
+    if due := pending.due():
+        apply(due)
 
 
 def _next_generation() -> bool:
@@ -122,44 +128,3 @@ def _notify(payload: str) -> None:
     if connection.vendor == "postgresql":  # SQLite (development) has one process and nobody to tell.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, payload])
-
-
-class PendingInvalidations:
-    """Changes this process could not get confirmed, each until its entries will have expired anyway."""
-
-    def __init__(self):
-        self._changes: dict[int, tuple[int, float]] = {}  # id -> (pages, expired by)
-        self._lock = threading.Lock()
-
-    def __bool__(self) -> bool:
-        return bool(self._changes)
-
-    def add(self, changes: dict[int, int]) -> None:
-        # Past this time the entries have expired, so the change needs no retry.
-        expired_by = time.monotonic() + keys.entries_expire_within()
-        with self._lock:
-            for change_id, pages in changes.items():
-                self._changes.setdefault(change_id, (pages, expired_by))
-
-    def discard(self, changes) -> None:
-        with self._lock:
-            for change_id in changes:
-                self._changes.pop(change_id, None)
-
-    def retry(self) -> None:
-        if not self._changes:  # Nearly always: then this costs nothing.
-            return
-        now = time.monotonic()
-        with self._lock:
-            due = {change_id: pages for change_id, (pages, expired_by) in self._changes.items() if expired_by > now}
-            self._changes = {change_id: self._changes[change_id] for change_id in due}
-        if due:
-            apply(due)
-
-    def forget(self) -> None:
-        with self._lock:
-            self._changes.clear()
-
-
-# One per process: what this process could not yet get confirmed.
-pending = PendingInvalidations()

@@ -11,6 +11,7 @@ from django.utils.functional import cached_property
 
 from mc_tasklist import stats
 from mc_tasklist.caching import keys
+from mc_tasklist.caching.pending import pending
 from sasl_memcached import CACHE_UNAVAILABLE
 
 # How often a request waiting for another process's fill looks for the value.
@@ -77,8 +78,16 @@ class TaskListCache:
         return [found[key] if key in found else rendered[key] for key in row_keys]
 
     def _fetch(self, layer: str, key: str, compute: Callable):
-        if layer not in self.layers or self._version is CACHE_UNAVAILABLE:
-            self.served[layer] = "off" if layer not in self.layers else "unavailable"
+        if layer not in self.layers:
+            self.served[layer] = "off"
+            return compute()
+        if pending:
+            # A server may still hold entries from before a change this process
+            # could not get confirmed (see caching/pending.py).
+            self.served[layer] = "unconfirmed"
+            return compute()
+        if self._version is CACHE_UNAVAILABLE:
+            self.served[layer] = "unavailable"
             return compute()
         with self._waiting_for_cache():
             value = cache.get(key, version=self._version)

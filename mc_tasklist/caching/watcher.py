@@ -25,7 +25,8 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from mc_tasklist.caching import keys
-from mc_tasklist.caching.invalidation import CHANNEL, apply, pending
+from mc_tasklist.caching.invalidation import CHANNEL, apply, retry_pending
+from mc_tasklist.caching.pending import pending
 from mc_tasklist.models import UnconfirmedInvalidation
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class InvalidationWatcher:
                     self.heard(notification.payload)
                 close_old_connections()  # this thread's Django connection, after a database restart
                 self.apply_due()
-                pending.retry()
+                retry_pending()
                 if time.monotonic() >= next_catch_up:
                     self._catch_up()
                     next_catch_up = time.monotonic() + CATCH_UP_SECONDS
@@ -79,8 +80,11 @@ class InvalidationWatcher:
             change_id, pages = map(int, rest.split())
             self._waiting[change_id] = (time.monotonic() + GRACE_SECONDS, pages)
         elif kind == "done":
-            for change_id in rest.split(","):
-                self._waiting.pop(int(change_id), None)
+            # Another process deleted the entries on every server: nothing of them is left anywhere.
+            done = [int(change_id) for change_id in rest.split(",")]
+            for change_id in done:
+                self._waiting.pop(change_id, None)
+            pending.discard(done)
 
     def apply_due(self) -> None:
         now = time.monotonic()
@@ -88,7 +92,7 @@ class InvalidationWatcher:
         for change_id in due:
             del self._waiting[change_id]
         if due:
-            logger.info("applying invalidations %s that no cache server confirmed", sorted(due))
+            logger.debug("applying invalidations %s that no cache server confirmed", sorted(due))
             apply(due)
 
     def _catch_up(self) -> None:

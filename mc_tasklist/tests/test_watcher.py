@@ -11,8 +11,11 @@ from django.core.cache import cache
 from django.test import Client
 
 from mc_tasklist.caching import keys
+from mc_tasklist.caching.pending import pending
+from mc_tasklist.caching.read_through import TaskListCache
 from mc_tasklist.caching.watcher import GRACE_SECONDS, InvalidationWatcher
-from mc_tasklist.models import UnconfirmedInvalidation
+from mc_tasklist.models import Task, UnconfirmedInvalidation
+from mc_tasklist.selectors import task_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,3 +48,20 @@ def test_a_change_the_writer_confirmed_is_left_alone():
     time.sleep(GRACE_SECONDS)
     watcher.apply_due()
     assert cache.get(keys.page_key(1)) is not None, "no needless miss for every reader"
+
+
+def test_while_a_change_is_unconfirmed_this_process_reads_no_list_or_page_from_the_cache():
+    """The retry before each request may fail a moment before the server answers again (its back-off
+    ends): the request's own reads must not then fetch what the retry could not delete."""
+    cached_page()
+    Task.objects.create(name="Committed behind the cache's back")
+    pending.add({1: 1}, expired_by=time.monotonic() + 60)
+    try:
+        reads = TaskListCache()
+        names = [task["name"] for task in reads.tasks(1, task_page)["tasks"]]
+        assert names == ["Committed behind the cache's back"], "from the database, not the cached list"
+        assert reads.page(1, lambda: "rendered now") == b"rendered now"
+        assert reads.served == {"query": "unconfirmed", "page": "unconfirmed"}
+    finally:
+        pending.forget()
+    assert "page=hit" in Client().get("/")["X-Cache"], "once nothing is pending, the cache serves again"
