@@ -21,3 +21,18 @@ def on_starting(server):
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_tasklist.settings")
     django.setup()
     call_command("check", tags=["caches"])
+
+
+def post_worker_init(worker):
+    """Start each worker's background threads: a thread does not survive gunicorn's fork.
+
+    The stats flusher (mc_tasklist/stats.py) and the invalidation watcher
+    (mc_tasklist/caching/watcher.py). Not in the benchmark's bare-WSGI floor.
+    """
+    if worker.app.app_uri != "django_tasklist.wsgi":
+        return
+    from mc_tasklist import stats
+    from mc_tasklist.caching import watcher
+
+    stats.start_flusher()
+    watcher.start()

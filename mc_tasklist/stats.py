@@ -193,10 +193,10 @@ def _counter_key(epoch: str, event: str) -> str:
 def start_flusher() -> None:
     """Flush this process's counts every TASKLIST_STATS_FLUSH_SECONDS, from a background thread.
 
-    Called by the WSGI entry point, which each gunicorn worker imports after the
-    fork (a thread does not survive a fork). Without it, as in management
-    commands and the test client, counts reach the shared counters only when
-    ``flush()`` or ``report()`` is called.
+    Called by gunicorn.conf.py in each worker after the fork (a thread does not
+    survive a fork). Without it, as under runserver, in management commands and
+    in the test client, counts reach the shared counters when ``flush()`` or
+    ``report()`` is called: the dashboard calls it for its own process.
     """
     global _flusher_pid
     with _lock:
