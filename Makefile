@@ -43,7 +43,7 @@ $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
 	command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
 	touch $@
 
-## Faults under load (see README): make chaos (about 3 minutes), or make chaos-quick
+## Faults under load (see docs/chaos.md): make chaos (about 7 minutes), or make chaos-quick (about 3)
 chaos: install
 	$(PYTHON) -m chaos.run $(CHAOS_ARGS)
 

@@ -110,7 +110,14 @@ class TaskListCache:
             if lease is CACHE_UNAVAILABLE or (lease is None and time.monotonic() > deadline):
                 return compute()  # Nobody will fill it (cache down), or the filler died.
             if lease is not None:
-                value = compute()
+                try:
+                    value = compute()
+                except BaseException:
+                    # The database failed us: give the entry back at once, or every
+                    # reader waiting for it would wait out the lease (5 s) for nothing.
+                    with self._waiting_for_cache():
+                        cache.delete(key, version=self._version)
+                    raise
                 with self._waiting_for_cache():
                     cache.set_if_leased(key, lease, value, self.ttl, version=self._version)
                 return value

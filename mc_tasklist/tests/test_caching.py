@@ -192,6 +192,34 @@ def test_a_reader_that_misses_while_another_fills_waits_for_that_value(cache_set
     assert stats.counters()["stampede_wait"] == 1
 
 
+def test_a_fill_that_fails_frees_the_entry_so_waiting_readers_do_not_wait_out_the_lease(cache_setup):
+    """The database fails the reader that holds the lease: the readers waiting for it find out at once."""
+    cache_setup(layers="query")
+    filling, release = threading.Event(), threading.Event()
+
+    def failing_load(number):
+        filling.set()
+        release.wait(5)
+        raise ConnectionError("the database is restarting")
+
+    def waiting_load(number):
+        raise ConnectionError("the database is restarting")
+
+    def first_reader():
+        with pytest.raises(ConnectionError):
+            TaskListCache().tasks(1, failing_load)
+
+    first = threading.Thread(target=first_reader)
+    first.start()
+    filling.wait(5)
+    release.set()
+    started = time.monotonic()
+    with pytest.raises(ConnectionError):
+        TaskListCache().tasks(1, waiting_load)
+    first.join(5)
+    assert time.monotonic() - started < 1, "not the lease's 5 s"
+
+
 def test_with_the_cache_down_a_miss_does_not_wait(cache_setup, memcached):
     cache_setup(layers="query", query_delay=0)
     caches["default"].get("connect")
