@@ -3,7 +3,11 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: install run test lint format clean bench bench-quick chaos chaos-quick
+.PHONY: help install run test lint format clean bench bench-quick chaos chaos-quick
+
+## This list
+help:
+	@awk '/^## /{text=substr($$0, 4); next} /^[a-z-]+:/{if (text) printf "  make %-12s %s\n", substr($$1, 1, length($$1)-1), text; text=""}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -50,13 +54,16 @@ chaos: install
 chaos-quick: install
 	$(PYTHON) -m chaos.run --quick $(CHAOS_ARGS)
 
+## ruff: lint and format check, as CI runs it
 lint: install
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 
+## ruff: fix what it can and format
 format: install
 	$(PYTHON) -m ruff check --fix .
 	$(PYTHON) -m ruff format .
 
+## Remove the virtual environment, collected static files and the SQLite database
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3 .pytest_cache .ruff_cache

@@ -3,6 +3,9 @@
 import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8080')}"
+# gunicorn's control socket (for gunicornc), one per instance: by default every
+# instance on a machine would take the same path, and the last one started wins.
+control_socket = os.path.expanduser(f"~/.gunicorn/gunicorn-{os.environ.get('PORT', '8080')}.ctl")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))

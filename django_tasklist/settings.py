@@ -83,6 +83,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_tasklist.health.HealthCheckMiddleware",
+    # Outside everything that sets headers, so that HEAD gets all of them.
+    "django_tasklist.head.HeadWithoutBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything reads the cache (sessions do): see mc_tasklist/caching/invalidation.py.
     "mc_tasklist.middleware.RetryPendingInvalidationsMiddleware",
