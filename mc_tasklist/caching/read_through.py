@@ -16,6 +16,11 @@ from sasl_memcached import CACHE_UNAVAILABLE
 
 # How often a request waiting for another process's fill looks for the value.
 STAMPEDE_POLL_SECONDS = 0.02
+# How much longer than the query itself a reader waits for another process's
+# fill before it stops waiting and queries too. The filler may be gone: killed,
+# or cut off from the cache with its placeholder left there until the lease
+# expires (seconds), which would hold every reader for that long.
+FILL_WAIT_MARGIN_SECONDS = 0.3
 
 
 class TaskListCache:
@@ -102,13 +107,13 @@ class TaskListCache:
         Then wait for that process's value instead of computing it too: a burst
         of requests on a cold cache runs the expensive query once, not once each.
         """
-        deadline = time.monotonic() + keys.lease_ttl()
+        deadline = time.monotonic() + settings.TASKLIST_QUERY_DELAY + FILL_WAIT_MARGIN_SECONDS
         waited = False
         while True:
             with self._waiting_for_cache():
                 lease = cache.lease(key, keys.lease_ttl(), version=self._version)
             if lease is CACHE_UNAVAILABLE or (lease is None and time.monotonic() > deadline):
-                return compute()  # Nobody will fill it (cache down), or the filler died.
+                return compute()  # Nobody will fill it (cache down), or the filler is gone.
             if lease is not None:
                 try:
                     value = compute()
