@@ -16,9 +16,10 @@ from django.test import Client
 from mc_tasklist import services, stats
 from mc_tasklist.caching import keys
 from mc_tasklist.caching.keys import STRATEGIES
-from mc_tasklist.caching.read_through import TaskListCache
+from mc_tasklist.caching.read_through import FILL_WAIT_MARGIN_SECONDS, TaskListCache
 from mc_tasklist.models import Task
 from mc_tasklist.selectors import task_page
+from sasl_memcached import CACHE_UNAVAILABLE
 from testsupport.pages import task_names
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -218,6 +219,15 @@ def test_a_fill_that_fails_frees_the_entry_so_waiting_readers_do_not_wait_out_th
         TaskListCache().tasks(1, waiting_load)
     first.join(5)
     assert time.monotonic() - started < 1, "not the lease's 5 s"
+
+
+def test_a_reader_stops_waiting_for_a_fill_that_never_comes(cache_setup):
+    """The filler is gone (killed, or cut off from memcached) and its placeholder stays until the lease expires."""
+    cache_setup(layers="query")
+    assert cache.lease(keys.tasks_key(1), 60) not in (None, CACHE_UNAVAILABLE), "another process's lease"
+    started = time.monotonic()
+    assert TaskListCache().tasks(1, task_page)["tasks"] == []
+    assert time.monotonic() - started < FILL_WAIT_MARGIN_SECONDS + 0.2, "not the lease's 60 s"
 
 
 def test_with_the_cache_down_a_miss_does_not_wait(cache_setup, memcached):
