@@ -37,6 +37,7 @@ class TaskListCache:
         self.ttl = settings.TASKLIST_CACHE_TTL
         self.served: dict[str, str] = {}
         self.cache_seconds = 0.0
+        self._stop_waiting_at: float | None = None
 
     @contextmanager
     def _waiting_for_cache(self):
@@ -107,7 +108,10 @@ class TaskListCache:
         Then wait for that process's value instead of computing it too: a burst
         of requests on a cold cache runs the expensive query once, not once each.
         """
-        deadline = time.monotonic() + settings.TASKLIST_QUERY_DELAY + FILL_WAIT_MARGIN_SECONDS
+        if self._stop_waiting_at is None:
+            # One budget for the request: the page's fill and the list's fill inside it would otherwise each wait.
+            self._stop_waiting_at = time.monotonic() + settings.TASKLIST_QUERY_DELAY + FILL_WAIT_MARGIN_SECONDS
+        deadline = self._stop_waiting_at
         waited = False
         while True:
             with self._waiting_for_cache():
