@@ -28,6 +28,9 @@ so the reader's list, possibly older than the write, is never stored.
 
 * ``keys``: names, keys, timeouts: pure functions, no cache I/O;
 * ``read_through``: ``TaskListCache``, a request's reads, each filled under a lease;
-* ``invalidation``: what each kind of write does, and the invalidations a
-  server did not confirm, retried until it does.
+* ``invalidation``: what each kind of write does, recorded with the write (an
+  outbox) and applied after the commit;
+* ``pending``: what this process could not get confirmed; while anything is
+  pending it reads no list or page from the cache;
+* ``watcher``: applies the changes another process could not get confirmed.
 """

@@ -122,8 +122,8 @@ class TaskListCache:
                 try:
                     value = compute()
                 except BaseException:
-                    # The database failed us: give the entry back at once, or every
-                    # reader waiting for it would wait out the lease (5 s) for nothing.
+                    # The database failed us: give the entry back at once, so that the
+                    # readers waiting for it stop waiting now, not when their budget ends.
                     with self._waiting_for_cache():
                         cache.delete(key, version=self._version)
                     raise

@@ -55,7 +55,8 @@ class InvalidationWatcher:
             time.sleep(1)
 
     def _watch(self) -> None:
-        with psycopg.connect(**_connection_params(), autocommit=True) as listener:
+        # Its own connection, opened as Django opens the default one (same settings and options).
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as listener:
             listener.execute(f"LISTEN {CHANNEL}")
             self._catch_up()
             next_catch_up = time.monotonic() + CATCH_UP_SECONDS
@@ -102,23 +103,6 @@ class InvalidationWatcher:
         UnconfirmedInvalidation.objects.filter(created_at__lt=expired).delete()
         for change_id, pages in UnconfirmedInvalidation.objects.values_list("id", "pages"):
             self._waiting.setdefault(change_id, (time.monotonic() + GRACE_SECONDS, pages))
-
-
-LIBPQ_OPTIONS = {"connect_timeout", "sslmode", "sslrootcert", "sslcert", "sslkey", "application_name"}
-
-
-def _connection_params() -> dict:
-    database = settings.DATABASES["default"]
-    params = {
-        "dbname": database["NAME"],
-        "user": database.get("USER") or None,
-        "password": database.get("PASSWORD") or None,
-        "host": database.get("HOST") or None,
-        "port": database.get("PORT") or None,
-        # Django's own options (pool, isolation_level, ...) are not libpq's.
-        **{name: value for name, value in database.get("OPTIONS", {}).items() if name in LIBPQ_OPTIONS},
-    }
-    return {name: value for name, value in params.items() if value is not None}
 
 
 def start() -> None:
