@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "django_tasklist.health.HealthCheckMiddleware",
     # Outside everything that sets headers, so that HEAD gets all of them.
     "django_tasklist.head.HeadWithoutBodyMiddleware",
+    "mc_tasklist.middleware.RequestDurationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything reads the cache (sessions do): see mc_tasklist/caching/invalidation.py.
     "mc_tasklist.middleware.RetryPendingInvalidationsMiddleware",
@@ -191,6 +192,8 @@ TASKLIST_QUERY_DELAY = env_number("TASKLIST_QUERY_DELAY", 0)
 TASKLIST_PAGE_SIZE = int(env_number("TASKLIST_PAGE_SIZE", 50, minimum=1))
 # How often each process adds its cache counters to the shared ones (mc_tasklist/stats.py).
 TASKLIST_STATS_FLUSH_SECONDS = env_number("TASKLIST_STATS_FLUSH_SECONDS", 5, minimum=0.1)
+# /metrics answers only a scraper sending this as its bearer token; unset, there is no /metrics.
+TASKLIST_METRICS_TOKEN = os.environ.get("TASKLIST_METRICS_TOKEN", "").strip()
 
 # Sessions in the cache, as the tutorial shows. cached_db survives a cache
 # restart; cache is faster and loses every session when the cache is flushed.

@@ -52,19 +52,16 @@ def dashboard_context(report: dict, flush_form: FlushForm) -> dict:
         {"name": name, "numbers": numbers, "level": hit_rate_level(numbers and numbers["hit_rate"])}
         for name, numbers in (report["servers"] or {}).items()
     ]
-    layers = []
-    if report["app"] is not None:
-        for layer in LAYERS:
-            rate = report["app"][f"{layer}_hit_rate"]
-            layers.append(
-                {
-                    "name": layer,
-                    "hits": report["app"][f"{layer}_hit"],
-                    "misses": report["app"][f"{layer}_miss"],
-                    "rate": rate,
-                    "level": hit_rate_level(rate),
-                }
-            )
+    layers = [
+        {
+            "name": layer,
+            "hits": report["app"][f"{layer}_hit"],
+            "misses": report["app"][f"{layer}_miss"],
+            "rate": report["app"][f"{layer}_hit_rate"],
+            "level": hit_rate_level(report["app"][f"{layer}_hit_rate"]),
+        }
+        for layer in LAYERS
+    ]
     history = report["history"]
     return {
         "servers": servers,

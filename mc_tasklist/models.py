@@ -29,3 +29,34 @@ class UnconfirmedInvalidation(models.Model):
 
     def __str__(self):
         return f"list change {self.id} ({self.pages} pages) at {self.created_at:%H:%M:%S.%f}"
+
+
+class SharedCounter(models.Model):
+    """One of the app's counters (mc_tasklist/stats.py), summed over every process that flushed into it.
+
+    Kept in the database, not in the cache they count: reading them for the
+    dashboard or /metrics costs the cache nothing, so looking does not move
+    the hit rates shown, and a cache flush or restart does not zero them.
+    """
+
+    name = models.CharField(max_length=64, primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.name} = {self.value}"
+
+
+class CacheServerSample(models.Model):
+    """The cache servers' totals at one minute, for the dashboard's chart of the last hour."""
+
+    minute = models.BigIntegerField(primary_key=True, help_text="Minutes since the Unix epoch")
+    get_hits = models.BigIntegerField()
+    get_misses = models.BigIntegerField()
+    bytes = models.BigIntegerField()
+    limit_maxbytes = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["minute"]
+
+    def __str__(self):
+        return f"cache servers at minute {self.minute}"

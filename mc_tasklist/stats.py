@@ -1,26 +1,27 @@
 """What the cache is doing: the app's own counters per caching layer, and the servers' numbers.
 
-Counting must not cost a request a cache round trip, so each process counts in
-memory and a background thread adds its counts to shared counters in the cache
-(memcached ``incr``) every TASKLIST_STATS_FLUSH_SECONDS. The dashboard sums
-every worker and instance, up to that many seconds late. Counts a process had
-not flushed when it died are lost.
-
-The same thread records one sample a minute (hit rate, memory) for the chart:
-the first process to find the minute without one writes it, with ``add``.
+Counting must not cost a request a round trip, so each process counts in
+memory and a background thread adds its counts to shared counters every
+TASKLIST_STATS_FLUSH_SECONDS. The shared counters and the minute samples for
+the chart live in the database, not in the cache they describe: the dashboard,
+`manage.py cachestats` and /metrics read them without a single cache get, so
+looking does not move the hit rates they show, and a cache flush or restart
+does not zero them. They sum every worker and instance, up to that many seconds
+late. Counts a process had not flushed when it died are lost.
 """
 
 import logging
 import os
-import secrets
 import threading
 import time
 from collections import Counter
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError, close_old_connections, connection
 
 from mc_tasklist.caching.keys import LAYERS
+from mc_tasklist.models import CacheServerSample, SharedCounter
 
 logger = logging.getLogger(__name__)
 
@@ -35,15 +36,15 @@ COUNTERS = [
     "stampede_wait",
     "task_list_query",
 ]
-EPOCH_KEY = "tasklist:stats:epoch"
-COUNTER_TTL = 30 * 24 * 60 * 60
-SAMPLE_KEY = "tasklist:stats:sample"
+# Request latency as a histogram: Prometheus' default buckets, in seconds.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 SAMPLE_SECONDS = 60
 HISTORY_MINUTES = 60
 
 _pending: Counter = Counter()
 _lock = threading.Lock()
 _flusher_pid: int | None = None
+_sampled_minute: int | None = None
 
 
 def record(event: str, count: int = 1) -> None:
@@ -52,50 +53,66 @@ def record(event: str, count: int = 1) -> None:
         _pending[event] += count
 
 
+def observe_request(seconds: float) -> None:
+    """Count one request's duration into its latency bucket (cumulated when shown)."""
+    bound = next((bound for bound in LATENCY_BUCKETS if seconds <= bound), float("inf"))
+    with _lock:
+        _pending[latency_bucket_counter(bound)] += 1
+        _pending["request_seconds_count"] += 1
+        _pending["request_microseconds_sum"] += round(seconds * 1_000_000)
+
+
+def latency_bucket_counter(bound: float) -> str:
+    """The counter of requests that took at most ``bound`` seconds and more than the bucket below."""
+    return f"request_seconds_bucket:{bound:g}"
+
+
 def flush() -> None:
-    """Add this process's counts to the shared counters."""
+    """Add this process's counts to the shared counters, in one statement."""
     with _lock:
         counts = dict(_pending)
         _pending.clear()
     if not counts:
         return
-    epoch = _epoch()
-    if epoch is None:
-        with _lock:  # The cache is down: keep the counts for the next try.
+    try:
+        _add_to_shared_counters(counts)
+    except DatabaseError as error:
+        with _lock:  # The database is down: keep the counts for the next try.
             _pending.update(counts)
-        return
-    for event, count in counts.items():
-        key = _counter_key(epoch, event)
-        try:
-            cache.incr(key, count)
-        except ValueError:
-            if not cache.add(key, count, COUNTER_TTL):
-                try:
-                    cache.incr(key, count)
-                except ValueError:
-                    logger.warning("lost %d %s counts: the cache did not take them", count, event)
+        logger.warning("cache statistics not flushed, kept for the next try: %s", str(error).splitlines()[0])
 
 
-def counters() -> dict[str, int] | None:
-    """The shared counters since the last reset, or None when the cache cannot say."""
-    epoch = _epoch()
-    if epoch is None:
-        return None
-    found = cache.get_many([_counter_key(epoch, event) for event in COUNTERS])
-    return {event: int(found.get(_counter_key(epoch, event), 0)) for event in COUNTERS}
+def _add_to_shared_counters(counts: dict[str, int]) -> None:
+    # An upsert that adds, which the ORM cannot say (bulk_create's
+    # update_conflicts overwrites); PostgreSQL and SQLite both understand it.
+    table = connection.ops.quote_name(SharedCounter._meta.db_table)
+    rows = ", ".join(["(%s, %s)"] * len(counts))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (name, value) VALUES {rows} "
+            f"ON CONFLICT (name) DO UPDATE SET value = {table}.value + excluded.value",
+            [item for name_count in counts.items() for item in name_count],
+        )
+
+
+def counters() -> dict[str, int]:
+    """Every shared counter since the last reset, the named ones as 0 until first counted."""
+    found = dict(SharedCounter.objects.values_list("name", "value"))
+    return {event: 0 for event in COUNTERS} | found
 
 
 def reset_counters() -> None:
-    """Start counting from zero: a new epoch; the old counters expire unread."""
+    """Start counting from zero."""
     with _lock:
         _pending.clear()
-    cache.set(EPOCH_KEY, secrets.token_hex(4), COUNTER_TTL)
+    SharedCounter.objects.all().delete()
 
 
 def server_stats() -> dict[str, dict | None] | None:
     """Each server's own statistics; a server that does not answer maps to None.
 
     None altogether when the cache cannot report any (the in-process cache).
+    memcached's `stats` command reads no key: it moves no hit or miss.
     """
     report = getattr(cache, "server_stats", None)
     if report is None:
@@ -104,34 +121,33 @@ def server_stats() -> dict[str, dict | None] | None:
 
 
 def sample() -> None:
-    """Record this minute's hit rate and memory, unless another process already has.
-
-    Checked at every flush rather than once a minute per process, so that the
-    chart heals within seconds after the cache was flushed or restarted.
-    """
+    """Record this minute's cache server totals, unless a process already has; drop samples past the hour."""
+    global _sampled_minute
     minute = int(time.time() // SAMPLE_SECONDS)
-    key = f"{SAMPLE_KEY}:{minute}"
-    if cache.get(key) is not None:
+    if _sampled_minute == minute:
         return
     servers = [numbers for numbers in (server_stats() or {}).values() if numbers]
-    if not servers:
-        return
-    point = {
-        "minute": minute,
-        "get_hits": sum(s["get_hits"] for s in servers),
-        "get_misses": sum(s["get_misses"] for s in servers),
-        "bytes": sum(s["bytes"] for s in servers),
-        "limit_maxbytes": sum(s["limit_maxbytes"] for s in servers),
-    }
-    cache.add(key, point, (HISTORY_MINUTES + 5) * SAMPLE_SECONDS)
+    if servers:
+        point = CacheServerSample(
+            minute=minute,
+            get_hits=sum(s["get_hits"] for s in servers),
+            get_misses=sum(s["get_misses"] for s in servers),
+            bytes=sum(s["bytes"] for s in servers),
+            limit_maxbytes=sum(s["limit_maxbytes"] for s in servers),
+        )
+        CacheServerSample.objects.bulk_create([point], ignore_conflicts=True)
+        CacheServerSample.objects.filter(minute__lt=minute - HISTORY_MINUTES).delete()
+    _sampled_minute = minute
 
 
 def history() -> list[dict]:
     """The last hour's samples, oldest first, each with the hit rate of its own minute."""
     now = int(time.time() // SAMPLE_SECONDS)
-    keys = [f"{SAMPLE_KEY}:{minute}" for minute in range(now - HISTORY_MINUTES, now + 1)]
-    found = cache.get_many(keys)
-    points = [found[key] for key in keys if key in found]
+    points = list(
+        CacheServerSample.objects.filter(minute__gte=now - HISTORY_MINUTES).values(
+            "minute", "get_hits", "get_misses", "bytes", "limit_maxbytes"
+        )
+    )
     for previous, point in zip([None, *points], points, strict=False):
         if previous is None or point["get_hits"] < previous["get_hits"]:
             gets, hits = point["get_hits"] + point["get_misses"], point["get_hits"]  # first, or a restart
@@ -178,18 +194,6 @@ def _server_numbers(raw: dict) -> dict:
     return numbers
 
 
-def _epoch() -> str | None:
-    epoch = cache.get(EPOCH_KEY)
-    if epoch is None:
-        cache.add(EPOCH_KEY, secrets.token_hex(4), COUNTER_TTL)
-        epoch = cache.get(EPOCH_KEY)
-    return epoch
-
-
-def _counter_key(epoch: str, event: str) -> str:
-    return f"tasklist:stats:{epoch}:{event}"
-
-
 def start_flusher() -> None:
     """Flush this process's counts every TASKLIST_STATS_FLUSH_SECONDS, from a background thread.
 
@@ -209,6 +213,8 @@ def start_flusher() -> None:
 def _flush_forever() -> None:
     while True:
         time.sleep(settings.TASKLIST_STATS_FLUSH_SECONDS)
+        # This thread's own database connection: closed when too old or broken, as a request's is.
+        close_old_connections()
         try:
             flush()
             sample()
@@ -220,7 +226,6 @@ def report() -> dict:
     """Everything the dashboard and `manage.py cachestats` show, as plain data."""
     flush()  # This process's own counts, so they show at once.
     app = counters()
-    if app is not None:
-        for layer in LAYERS:
-            app[f"{layer}_hit_rate"] = hit_rate(app[f"{layer}_hit"], app[f"{layer}_miss"])
+    for layer in LAYERS:
+        app[f"{layer}_hit_rate"] = hit_rate(app[f"{layer}_hit"], app[f"{layer}_miss"])
     return {"servers": server_stats(), "app": app, "history": history()}

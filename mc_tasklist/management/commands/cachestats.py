@@ -33,9 +33,6 @@ class Command(BaseCommand):
                 if field != "hit_rate":
                     self.stdout.write(f"  {field:<18} {value}")
         app = report["app"]
-        if app is None:
-            self.stdout.write("App counters: unavailable (the cache is unreachable)")
-            return
         self.stdout.write("App counters since the last reset:")
         for layer in LAYERS:
             hits, misses = app[f"{layer}_hit"], app[f"{layer}_miss"]
