@@ -103,9 +103,14 @@ def counters() -> dict[str, int]:
 
 def reset_counters() -> None:
     """Start counting from zero."""
+    discard_unflushed()
+    SharedCounter.objects.all().delete()
+
+
+def discard_unflushed() -> None:
+    """Forget the counts this process has not flushed yet."""
     with _lock:
         _pending.clear()
-    SharedCounter.objects.all().delete()
 
 
 def server_stats() -> dict[str, dict | None] | None:

@@ -109,6 +109,30 @@ def test_the_page_fits_a_phone(visit):
     page.screenshot(path=SCREENSHOTS / "phone.png", full_page=True)
 
 
+@pytest.mark.parametrize("width", [375, 1280])
+def test_a_long_name_without_spaces_never_widens_the_page(visit, width):
+    page = visit(width=width, height=800)
+    name = "W" * 200  # the longest name allowed, one unbroken word of the widest letter
+
+    def fits() -> bool:
+        return page.evaluate("document.documentElement.scrollWidth") <= width
+
+    add(page, name)
+    expect(page.get_by_role("status")).to_have_text(f"Added “{name}”.")
+    assert fits(), "the flash message"
+    page.goto(page.url)
+    expect(page.get_by_role("cell", name=name, exact=True)).to_be_visible()
+    assert fits(), "the list"
+    # One character too many: the browser's maxlength would stop a person, so lift it as a script could.
+    page.locator("#id_name").evaluate("input => input.removeAttribute('maxlength')")
+    add(page, name + "W")
+    expect(page.get_by_text("A task name can be at most 200 characters (it has 201).")).to_be_visible()
+    assert fits(), "the validation error"
+    page.get_by_role("button", name=f"Delete {name}").first.click()
+    expect(page.get_by_role("status")).to_have_text(f"Deleted “{name}”.")
+    assert fits(), "the deletion message"
+
+
 def test_two_visitors_never_see_each_others_messages_or_tokens(visit):
     alice, bob = visit(), visit()
     add(alice, "Alice's task")
