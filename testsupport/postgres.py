@@ -137,10 +137,20 @@ class OwnPostgres:
             (prefix, count),
         )
 
+    def running(self) -> bool:
+        import subprocess
+
+        status = [str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "status"]
+        return subprocess.run([*self._as_owner, *status], capture_output=True).returncode == 0
+
     def stop(self) -> None:
         import shutil
+        import subprocess
 
         try:
             self.stop_server()
+        except subprocess.CalledProcessError:
+            if self.running():  # Not merely stopped already, as by the Ctrl-C that reached it too.
+                raise
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
