@@ -2,25 +2,45 @@
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 PORT ?= 8000
+STACK_PORT ?= 8080
 
-.PHONY: help install run test lint format clean bench bench-quick chaos chaos-quick
+.PHONY: help install run superuser stack test lint format clean bench bench-quick chaos chaos-quick
 
 ## This list
 help:
 	@awk '/^## /{text=substr($$0, 4); next} /^[a-z-]+:/{if (text) printf "  make %-12s %s\n", substr($$1, 1, length($$1)-1), text; text=""}' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# What running the app needs; the test and lint tools come on top, for make test.
+$(VENV)/.runtime-installed: requirements.txt
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime-installed requirements-dev.txt
 	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
 
 ## Start the app on SQLite and the in-process cache, at http://127.0.0.1:8000/
-run: install
+run: $(VENV)/.runtime-installed
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py runserver 127.0.0.1:$(PORT)
+
+## Create a staff user for /admin/ and /stats/ (asks for a name and password)
+superuser: $(VENV)/.runtime-installed
+	$(PYTHON) manage.py migrate --noinput
+	$(PYTHON) manage.py createsuperuser
+
+## The production topology here: nginx on STACK_PORT (8080) before 2 gunicorn instances, PostgreSQL, SASL memcached
+stack: $(VENV)/.runtime-installed
+	@for tool in nginx:nginx memcached:memcached saslpasswd2:sasl2-bin; do \
+		command -v $${tool%%:*} >/dev/null || PATH=$$PATH:/usr/sbin command -v $${tool%%:*} >/dev/null \
+		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $${tool##*:} >/dev/null; done
+	@dpkg -s libsasl2-modules >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsasl2-modules >/dev/null
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+	$(PYTHON) -m testsupport.stack --port $(STACK_PORT)
 
 ## Every test, against PostgreSQL (127.0.0.1:5432) and a SASL memcached it starts itself
 test: install $(VENV)/django-tests/.unpacked

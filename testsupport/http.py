@@ -20,8 +20,10 @@ class Response:
 class Visitor:
     """Behaves like a browser behind App Platform's TLS proxy, with JavaScript off."""
 
-    def __init__(self, port: int, *, timeout: float = 10.0):
+    def __init__(self, port: int, *, timeout: float = 10.0, scheme: str = "https"):
+        """``scheme="http"``: a browser talking plain HTTP to a proxy that says so (make stack's nginx)."""
         self.port = port
+        self.scheme = scheme
         self.timeout = timeout
         self.cookies: dict[str, str] = {}
         self.last_page: Response | None = None
@@ -30,8 +32,8 @@ class Visitor:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
         sent = {
             "Host": f"127.0.0.1:{self.port}",
-            "X-Forwarded-Proto": "https",
-            "Origin": f"https://127.0.0.1:{self.port}",
+            "X-Forwarded-Proto": self.scheme,
+            "Origin": f"{self.scheme}://127.0.0.1:{self.port}",
             "Connection": "close",
             **(headers or {}),
         }
