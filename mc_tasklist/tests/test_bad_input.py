@@ -23,6 +23,14 @@ def assert_nothing_changed(existing):
         ("   \t ", "Enter a task name."),
         ("x" * 201, "A task name can be at most 200 characters (it has 201)."),
         ("bad\x00name", "Null characters are not allowed."),
+        ("report\u202etxt.exe", "cannot contain control characters or text-direction marks (it has U+202E)."),
+        ("isolate \u2066this", "text-direction marks (it has U+2066)."),
+        ("bell\x07", "cannot contain control characters or text-direction marks (it has U+0007)."),
+        ("two\nlines", "(it has U+000A)."),
+        ("escape \x1b[31mred", "(it has U+001B)."),
+        ("\u200b\u200b\u200b", "Enter a task name: this one has no visible character."),
+        ("\u200d\ufeff\u2060", "Enter a task name: this one has no visible character."),
+        ("\u0301", "Enter a task name: this one has no visible character."),
     ],
 )
 def test_a_bad_name_is_refused_with_a_message_on_the_page(browser, existing, name, message):
@@ -32,6 +40,15 @@ def test_a_bad_name_is_refused_with_a_message_on_the_page(browser, existing, nam
     assert message in page
     assert "Keep me" in page, "the list is still shown"
     assert_nothing_changed(existing)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Café ☕", "\U0001f468\u200d\U0001f469\u200d\U0001f467 family", "शुक्रवार", "עברית and English", "co\u00adoperate"],
+)
+def test_names_in_any_script_with_joiners_and_emoji_are_stored_as_typed(browser, name):
+    assert browser.add(name).status_code == 302
+    assert Task.objects.get().name == name
 
 
 def test_a_refused_name_is_kept_in_the_form_so_nothing_typed_is_lost(browser, existing):

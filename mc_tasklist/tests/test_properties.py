@@ -6,13 +6,14 @@ the list the visitor is sent back to.
 """
 
 import re
+import unicodedata
 
 import pytest
 from django.test import RequestFactory
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from mc_tasklist.forms import MAX_TASK_ID
+from mc_tasklist.forms import DIRECTION_MARKS, MAX_TASK_ID, name_problem
 from mc_tasklist.models import Task
 from mc_tasklist.tests.conftest import Browser
 from mc_tasklist.views import requested_page
@@ -24,7 +25,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # depend on what earlier examples left behind.
 examples = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-REFUSALS = ("Enter a task name.", "A task name can be at most 200 characters", "Null characters are not allowed.")
+REFUSALS = (
+    "Enter a task name.",
+    "A task name can be at most 200 characters",
+    "Null characters are not allowed.",
+    "cannot contain control characters or text-direction marks",
+    "Enter a task name: this one has no visible character.",
+)
 PAGE_OF = re.compile(r"Page (\d+) of (\d+)")
 
 
@@ -43,10 +50,12 @@ def test_any_name_is_either_added_as_typed_or_refused_with_nothing_changed(name)
     before = stored()
     response = browser.add(name)
     expected = name.strip()
-    if expected and len(expected) <= Task.NAME_MAX_LENGTH and "\x00" not in name:
+    storable = expected and len(expected) <= Task.NAME_MAX_LENGTH and "\x00" not in name
+    if storable and name_problem(expected) is None:
         assert response.status_code == 302
         added = Task.objects.latest("id")
         assert added.name == expected
+        assert not any(unicodedata.category(c) == "Cc" or c in DIRECTION_MARKS for c in added.name)
         assert stored() == [*before, (added.id, expected)]
         assert shows(browser.get("/").content.decode(), expected), "the visitor's own write is on the list"
     else:
