@@ -18,16 +18,18 @@ that library it:
 import collections
 import functools
 import logging
-import pickle
+import ssl
 from typing import NamedTuple
 
 import bmemcached
 from bmemcached.exceptions import MemcachedException
+from django.conf import settings
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.memcached import BaseMemcachedCache
 
 from sasl_memcached.leases import CACHE_UNAVAILABLE, LEASE_MARKER
 from sasl_memcached.protocol import CacheServerError, Client, ServerBackingOff, ServerConnection
+from sasl_memcached.values import UNTRUSTED, ValueCodec, signing_key
 
 logger = logging.getLogger("sasl_memcached")
 
@@ -59,6 +61,15 @@ def _on_failure(default):
     return decorate
 
 
+def _log_untrusted(keys: list[str]) -> None:
+    logger.warning("cache values this app did not write, treated as misses: %s", ", ".join(map(repr, keys)))
+
+
+def _tls_context(tls: bool, ca_file: str | None) -> ssl.SSLContext | None:
+    """TLS to memcached, verifying the server's certificate (against ``ca_file``, else the system's CAs)."""
+    return ssl.create_default_context(cafile=ca_file) if tls else None
+
+
 def _key_missing(key):
     raise ValueError(f"Key '{key}' not found")
 
@@ -75,7 +86,8 @@ class BinaryMemcachedCache(BaseMemcachedCache):
             "password": options.pop("password", None),
             "socket_timeout": options.pop("socket_timeout", 0.2),
             "retry_delay": options.pop("retry_delay", 3),
-            "pickle_protocol": pickle.HIGHEST_PROTOCOL,
+            "codec": ValueCodec(signing_key(options.pop("signing_secret", None) or settings.SECRET_KEY)),
+            "tls_context": _tls_context(options.pop("tls", False), options.pop("tls_ca_file", None)),
             **options,
         }
 
@@ -84,7 +96,11 @@ class BinaryMemcachedCache(BaseMemcachedCache):
         return EXPIRED_AT_ONCE if expiry < 0 else expiry
 
     def get(self, key, default=None, version=None):
-        found, value = self._lookup(self.make_and_validate_key(key, version=version))
+        safe_key = self.make_and_validate_key(key, version=version)
+        found, value = self._lookup(safe_key)
+        if value is UNTRUSTED:
+            _log_untrusted([safe_key])
+            return default
         # A stored None is a value (Django's contract); a lease placeholder is not.
         return value if found and value != LEASE_MARKER else default
 
@@ -95,7 +111,9 @@ class BinaryMemcachedCache(BaseMemcachedCache):
     @_on_failure(default=dict)
     def get_many(self, keys, version=None):
         found = super().get_many(keys, version=version)
-        return {key: value for key, value in found.items() if value != LEASE_MARKER}
+        if untrusted := [key for key, value in found.items() if value is UNTRUSTED]:
+            _log_untrusted([self.make_key(key, version=version) for key in untrusted])
+        return {key: value for key, value in found.items() if value != LEASE_MARKER and value is not UNTRUSTED}
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         safe_key = self.make_and_validate_key(key, version=version)

@@ -17,6 +17,8 @@ from bmemcached.client.distributed import DistributedClient
 from bmemcached.exceptions import MemcachedException
 from bmemcached.protocol import Protocol
 
+from sasl_memcached.values import ValueCodec
+
 logger = logging.getLogger("sasl_memcached")
 
 _OPCODE = {"delete": 0x04, "incr": 0x05, "decr": 0x06, "noop": 0x0A, "touch": 0x1C}
@@ -53,12 +55,22 @@ os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 class ServerConnection(Protocol):
-    """One memcached server: a circuit breaker and the commands bmemcached lacks."""
+    """One memcached server: a circuit breaker, signed values and the commands bmemcached lacks."""
 
-    def __init__(self, *args, retry_delay, **kwargs):
+    def __init__(self, *args, retry_delay, codec: ValueCodec, **kwargs):
         super().__init__(*args, **kwargs)
         self.set_retry_delay(retry_delay)
+        self.codec = codec
         _all_connections.add(self)
+
+    # Every value bmemcached stores or reads passes through these two.
+    def serialize(self, value, compress_level=-1):
+        return self.codec.encode(value)
+
+    def deserialize(self, value, flags):
+        # Never raises: bmemcached reads multi-get replies in a loop, and an
+        # exception half-way would leave the rest of them in the socket.
+        return self.codec.decode(value, flags)
 
     def _open_connection(self):
         try:
@@ -151,8 +163,9 @@ class ServerConnection(Protocol):
 class Client(DistributedClient):
     """Spreads keys over the servers by consistent hashing (uhashring's ketama ring)."""
 
-    def __init__(self, servers, *, retry_delay, **options):
+    def __init__(self, servers, *, retry_delay, codec: ValueCodec, **options):
         self.retry_delay = retry_delay
+        self.codec = codec
         super().__init__(servers, **options)
 
     def set_servers(self, servers):
@@ -169,6 +182,7 @@ class Client(DistributedClient):
                 tls_context=self.tls_context,
                 raw_data=self.raw_data,
                 retry_delay=self.retry_delay,
+                codec=self.codec,
             )
             for server in servers
         ]

@@ -1,5 +1,6 @@
 """A request's reads of the task list, each from the cache or filled under a lease."""
 
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -21,6 +22,10 @@ STAMPEDE_POLL_SECONDS = 0.02
 # or cut off from the cache with its placeholder left there until the lease
 # expires (seconds), which would hold every reader for that long.
 FILL_WAIT_MARGIN_SECONDS = 0.3
+# What every task in a cached list has (selectors.task_page): rendering needs each.
+TASK_FIELDS = frozenset({"id", "name", "created_at"})
+
+logger = logging.getLogger(__name__)
 
 
 class TaskListCache:
@@ -57,14 +62,14 @@ class TaskListCache:
 
     def tasks(self, number: int, load: Callable[[int], dict]) -> dict:
         """One page of the list, newest first: {"tasks": [...], "count": all tasks}."""
-        return self._fetch("query", keys.tasks_key(number), lambda: load(number))
+        return self._fetch("query", keys.tasks_key(number), lambda: load(number), _is_task_page)
 
     def refill_tasks(self, number: int, load: Callable[[int], dict]) -> dict:
         """Load one page of the list and store it, whether or not the cache had it (the ``update`` strategy)."""
-        return self._fill(keys.tasks_key(number), lambda: load(number))
+        return self._fill(keys.tasks_key(number), lambda: load(number), _is_task_page)
 
     def page(self, number: int, render: Callable[[], str]) -> bytes:
-        return self._fetch("page", keys.page_key(number), lambda: render().encode())
+        return self._fetch("page", keys.page_key(number), lambda: render().encode(), _is_page)
 
     def rows(self, tasks: list[dict], render_row: Callable[[dict], str]) -> list[str]:
         """Each task's rendered row, from the cache where it has one."""
@@ -74,6 +79,7 @@ class TaskListCache:
         row_keys = [keys.fragment_key(task) for task in tasks]
         with self._waiting_for_cache():
             found = cache.get_many(row_keys) if row_keys else {}
+        found = {key: row for key, row in found.items() if isinstance(row, str)}  # else rendered and replaced
         self.served["fragments"] = f"{len(found)}/{len(row_keys)}"
         stats.record("fragment_hit", len(found))
         rendered = {key: render_row(task) for key, task in zip(row_keys, tasks, strict=True) if key not in found}
@@ -83,7 +89,7 @@ class TaskListCache:
                 cache.set_many(rendered, keys.FRAGMENT_TTL)
         return [found[key] if key in found else rendered[key] for key in row_keys]
 
-    def _fetch(self, layer: str, key: str, compute: Callable):
+    def _fetch(self, layer: str, key: str, compute: Callable, valid: Callable[[object], bool]):
         if layer not in self.layers:
             self.served[layer] = "off"
             return compute()
@@ -95,14 +101,27 @@ class TaskListCache:
         if self._version is CACHE_UNAVAILABLE:
             self.served[layer] = "unavailable"
             return compute()
-        with self._waiting_for_cache():
-            value = cache.get(key, version=self._version)
+        value = self._get(key, valid)
         outcome = "miss" if value is None else "hit"  # An empty list is a hit too.
         self.served[layer] = outcome
         stats.record(f"{layer}_{outcome}")
-        return value if value is not None else self._fill(key, compute)
+        return value if value is not None else self._fill(key, compute, valid)
 
-    def _fill(self, key: str, compute: Callable):
+    def _get(self, key: str, valid: Callable[[object], bool]):
+        """The entry, or None. One of the wrong shape is removed, so that it can be filled again.
+
+        The cache returns only values this app signed (sasl_memcached/values.py),
+        but a value copied from one key to another is still signed.
+        """
+        with self._waiting_for_cache():
+            value = cache.get(key, version=self._version)
+            if value is None or valid(value):
+                return value
+            logger.warning("cache entry %r has the wrong shape (%s); removed", key, type(value).__name__)
+            cache.delete(key, version=self._version)
+        return None
+
+    def _fill(self, key: str, compute: Callable, valid: Callable[[object], bool]):
         """Compute a missing entry and store it, unless another process is already at it.
 
         Then wait for that process's value instead of computing it too: a burst
@@ -135,14 +154,30 @@ class TaskListCache:
                 stats.record("stampede_wait")
             with self._waiting_for_cache():
                 time.sleep(STAMPEDE_POLL_SECONDS)
-                value = cache.get(key, version=self._version)
+            value = self._get(key, valid)
             if value is not None:
                 return value
+
+
+def _is_page(value) -> bool:
+    return isinstance(value, bytes)
+
+
+def _is_task_page(value) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("count"), int)
+        and isinstance(value.get("tasks"), list)
+        and all(isinstance(task, dict) and TASK_FIELDS <= task.keys() for task in value["tasks"])
+    )
 
 
 def current_generation():
     """The generation that names the list and page entries under ``version``, or CACHE_UNAVAILABLE."""
     generation = cache.get(keys.GENERATION_KEY)
+    if generation is not None and not isinstance(generation, int):
+        cache.delete(keys.GENERATION_KEY)
+        generation = None
     if generation is None:
         # Random, not 1: after an eviction, counting again from 1 could name
         # entries written under an earlier 1.
