@@ -7,11 +7,16 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8080')}"
 # instance on a machine would take the same path, and the last one started wins.
 control_socket = os.path.expanduser(f"~/.gunicorn/gunicorn-{os.environ.get('PORT', '8080')}.ctl")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Threads, not one request per process: a sync worker is held by a client that sends its
+# headers slowly, and two such clients stall two workers (tested: django_tasklist/tests/test_gunicorn.py).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Heartbeat files in memory: App Platform's disk can stall the workers' heartbeat.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = "-"
+# gunicorn's default format without %(u)s, the Basic-auth user: it is decoded from base64 and
+# may hold a line break, which would forge a line of the log.
+access_log_format = '%(h)s %(l)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 timeout = 30
 graceful_timeout = 10
 

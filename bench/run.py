@@ -109,7 +109,7 @@ def main(argv=None) -> int:
             visitor = Visitor(target.instance.port)
             page = visitor.get("/")
             target.env["BENCH_CSRF_TOKEN"] = page.csrf_tokens()[0]
-            target.env["BENCH_CSRF_COOKIE"] = visitor.cookies["csrftoken"]
+            target.env["BENCH_CSRF_COOKIE"] = visitor.cookies["__Host-csrftoken"]
 
         targets = reads + mixed
         for round_number in range(rounds):

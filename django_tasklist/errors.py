@@ -15,6 +15,8 @@ from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.views import defaults
 
+from django_tasklist.limits import FileUploadRefused
+
 RETRY_AFTER_SECONDS = 5
 
 
@@ -33,6 +35,8 @@ def bad_request(request, exception) -> HttpResponse:
     # session "was deleted". When the database is down, that is a 503 instead.
     if _caused_by_database_outage(exception):
         return database_unavailable()
+    if isinstance(exception, FileUploadRefused):
+        return HttpResponse(render_to_string("400_upload.html"), status=400)
     return defaults.bad_request(request, exception)
 
 

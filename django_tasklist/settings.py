@@ -7,7 +7,9 @@ a missing secret key or database URL stops the app at start.
 """
 
 import os
+import re
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -28,6 +30,18 @@ def env_bool(name: str, default: bool) -> bool:
     if value.strip().lower() in {"0", "false", "no", "off"}:
         return False
     raise ImproperlyConfigured(f"{name} must be True or False, not {value!r}")
+
+
+# What a spec template or a tutorial puts where a real value belongs: "<YOUR_CACHE_SERVERS>",
+# "${db.DATABASE_URL}" left unresolved, "<RANDOM_SECRET_KEY>". Deployed as is, the app would run
+# with a public secret key or without its cache, so it stops and names the variable.
+PLACEHOLDER = re.compile(r"<[^<>]*>|\$\{[^{}]*\}|.*\b(YOUR_[A-Z_]+|RANDOM_SECRET_KEY|CHANGE_?ME)\b.*", re.IGNORECASE)
+
+
+def refuse_placeholder(name: str, value: str) -> str:
+    if PLACEHOLDER.fullmatch(value.strip()):
+        raise ImproperlyConfigured(f"{name} is still the placeholder {value!r}: set the real value")
+    return value
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -58,13 +72,28 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
 DEVELOPMENT_MODE = env_bool("DEVELOPMENT_MODE", True)
 DEBUG = env_bool("DEBUG", DEVELOPMENT_MODE)
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+# The build step collects static files; it needs neither the database nor the secret key,
+# so the spec gives the key to the running app only.
+BUILDING = sys.argv[1:2] == ["collectstatic"]
+
+SECRET_KEY = refuse_placeholder("DJANGO_SECRET_KEY", os.environ.get("DJANGO_SECRET_KEY", ""))
 if not SECRET_KEY:
-    if not DEVELOPMENT_MODE:
+    if BUILDING:
+        SECRET_KEY = "collectstatic-only-" + os.urandom(16).hex()
+    elif not DEVELOPMENT_MODE:
         # The tutorial falls back to a random key, which differs in every gunicorn
         # worker: sessions and CSRF tokens made by one worker fail in the others.
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DEVELOPMENT_MODE is False")
-    SECRET_KEY = "django-insecure-development-only-key-do-not-deploy"
+    else:
+        SECRET_KEY = "django-insecure-development-only-key-do-not-deploy"
+elif not DEVELOPMENT_MODE and (
+    SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5
+):
+    # Django's own test for a weak key (check --deploy, security.W009), enforced at start.
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is too weak for production: use 50 or more random characters, "
+        "e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 
@@ -78,6 +107,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "sasl_memcached",
+    # Throttles guessing at the admin's login (see AXES_ below).
+    "axes",
     "mc_tasklist",
 ]
 
@@ -87,9 +118,12 @@ MIDDLEWARE = [
     "django_tasklist.head.HeadWithoutBodyMiddleware",
     "mc_tasklist.middleware.RequestDurationMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the body (CSRF does).
+    "django_tasklist.limits.RequestBodyLimitMiddleware",
     # Before anything reads the cache (sessions do): see mc_tasklist/caching/invalidation.py.
     "mc_tasklist.middleware.RetryPendingInvalidationsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -99,6 +133,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it answers a locked-out login with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "django_tasklist.urls"
@@ -129,11 +165,11 @@ if DEVELOPMENT_MODE:
         }
     }
 elif os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60, conn_health_checks=True)}
+    DATABASE_URL = refuse_placeholder("DATABASE_URL", os.environ["DATABASE_URL"])
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
     # An unreachable database fails a request in seconds instead of hanging it.
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
-elif sys.argv[1:2] == ["collectstatic"]:
-    # The build step collects static files before the database exists.
+elif BUILDING:
     DATABASES = {}
 else:
     raise ImproperlyConfigured("DATABASE_URL must be set when DEVELOPMENT_MODE is False")
@@ -145,6 +181,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MEMCACHIER_SERVERS = env_list("MEMCACHIER_SERVERS", "")
 MEMCACHIER_USERNAME = os.environ.get("MEMCACHIER_USERNAME", "")
 MEMCACHIER_PASSWORD = os.environ.get("MEMCACHIER_PASSWORD", "")
+for _name in ("MEMCACHIER_SERVERS", "MEMCACHIER_USERNAME", "MEMCACHIER_PASSWORD"):
+    refuse_placeholder(_name, os.environ.get(_name, ""))
+# TLS to memcached, for a server that offers it (memcached -Z): SASL PLAIN sends the
+# password in the clear otherwise. The CA file is for a server with a private certificate.
+TASKLIST_CACHE_TLS = env_bool("TASKLIST_CACHE_TLS", False)
+TASKLIST_CACHE_TLS_CA_FILE = os.environ.get("TASKLIST_CACHE_TLS_CA_FILE", "").strip() or None
+if TASKLIST_CACHE_TLS_CA_FILE and not (TASKLIST_CACHE_TLS and Path(TASKLIST_CACHE_TLS_CA_FILE).is_file()):
+    raise ImproperlyConfigured("TASKLIST_CACHE_TLS_CA_FILE must name a readable file, with TASKLIST_CACHE_TLS=True")
 
 if MEMCACHIER_SERVERS:
     if bool(MEMCACHIER_USERNAME) != bool(MEMCACHIER_PASSWORD):
@@ -165,6 +209,8 @@ if MEMCACHIER_SERVERS:
                 # then the server is skipped for retry_delay seconds.
                 "socket_timeout": 0.2,
                 "retry_delay": 3,
+                "tls": TASKLIST_CACHE_TLS,
+                "tls_ca_file": TASKLIST_CACHE_TLS_CA_FILE,
             },
         }
     }
@@ -190,6 +236,15 @@ TASKLIST_CACHE_TTL = int(env_number("TASKLIST_CACHE_TTL", 60, minimum=1))
 TASKLIST_INVALIDATION_WATCH = env_bool("TASKLIST_INVALIDATION_WATCH", True)
 TASKLIST_QUERY_DELAY = env_number("TASKLIST_QUERY_DELAY", 0)
 TASKLIST_PAGE_SIZE = int(env_number("TASKLIST_PAGE_SIZE", 50, minimum=1))
+# The X-Cache header says how each page was served (page=hit, page=miss...). A miss right
+# after a hit tells anyone watching that someone just wrote, so production keeps it in the
+# request log line only, unless this turns it on.
+TASKLIST_X_CACHE_HEADER = env_bool("TASKLIST_X_CACHE_HEADER", DEBUG)
+# Additions and deletions a minute from one anonymous client; more get a 429. 0: no limit.
+TASKLIST_ANON_WRITES_PER_MINUTE = int(env_number("TASKLIST_ANON_WRITES_PER_MINUTE", 30))
+# The header in which the proxy in front of the app names the client's address (App Platform:
+# DO-Connecting-IP). Empty: the address of the connection itself, for an app with no proxy.
+TASKLIST_CLIENT_IP_HEADER = os.environ.get("TASKLIST_CLIENT_IP_HEADER", "").strip()
 # How often each process adds its cache counters to the shared ones (mc_tasklist/stats.py).
 TASKLIST_STATS_FLUSH_SECONDS = env_number("TASKLIST_STATS_FLUSH_SECONDS", 5, minimum=0.1)
 # /metrics answers only a scraper sending this as its bearer token; unset, there is no /metrics.
@@ -200,8 +255,21 @@ TASKLIST_METRICS_TOKEN = os.environ.get("TASKLIST_METRICS_TOKEN", "").strip()
 SESSION_ENGINE = "django.contrib.sessions.backends." + env_choice(
     "TASKLIST_SESSION_ENGINE", "cached_db", {"cache", "cached_db"}
 )
-# Flash messages travel in the session, so they follow the visitor to any worker.
-MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# Flash messages travel in a signed cookie, so they follow the visitor to any worker and
+# an anonymous write stores no session row (nor reads one on the next page).
+MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+
+# Logins: after AXES_FAILURE_LIMIT wrong passwords for one username from one client, that
+# pair is locked out for the cool-off time (a 429 page), then may try again; a right
+# password resets the count. By the pair, not the username alone, so that nobody can
+# lock the staff out of their own admin from elsewhere.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(env_number("TASKLIST_LOGIN_FAILURE_LIMIT", 5, minimum=1))
+AXES_COOLOFF_TIME = timedelta(seconds=env_number("TASKLIST_LOGIN_COOLOFF_SECONDS", 15 * 60, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "mc_tasklist.clients.client_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "locked_out.html"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -235,6 +303,10 @@ if not DEVELOPMENT_MODE:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # The __Host- prefix: browsers accept these cookies only over HTTPS, for this host alone
+    # (no Domain) and the whole site, so a sibling subdomain cannot set or shadow them.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
     # Start HSTS low and raise it once HTTPS is known to work everywhere.
     SECURE_HSTS_SECONDS = int(env_number("DJANGO_HSTS_SECONDS", 3600))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -263,13 +335,44 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# The page uses no browser feature beyond the page itself: deny them all, for it and any frame.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in [
+        "accelerometer",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "publickey-credentials-get",
+        "usb",
+    ]
+}
+
+# Request bodies: the forms send a name or an id; the admin's bulk actions a list of ids.
+# No form takes a file: a file part is refused as it begins (django_tasklist/limits.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+FILE_UPLOAD_HANDLERS = ["django_tasklist.limits.RefuseFileUploads"]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # One record, one line: whatever a client put in a path or header cannot start a line of its own.
+    "formatters": {
+        "plain": {
+            "()": "django_tasklist.logs.OneLineFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
+    "filters": {"client_error_as_warning": {"()": "django_tasklist.logs.ClientErrorAsWarning"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
+        # An unknown Host, a file in a form: the client's mistake or a scan, not our error.
+        "django.security": {"handlers": ["console"], "filters": ["client_error_as_warning"], "propagate": False},
         "django_tasklist": {"level": os.environ.get("TASKLIST_LOG_LEVEL", "INFO")},
         "mc_tasklist": {"level": os.environ.get("TASKLIST_LOG_LEVEL", "INFO")},
     },

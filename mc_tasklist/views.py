@@ -4,6 +4,7 @@ import json
 import logging
 import time
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.messages import get_messages
 from django.http import HttpRequest, HttpResponse
@@ -16,6 +17,7 @@ from mc_tasklist import rendering, services
 from mc_tasklist.caching.read_through import TaskListCache
 from mc_tasklist.forms import RemoveTaskForm, TaskForm
 from mc_tasklist.selectors import page_in_range, task_page
+from mc_tasklist.throttling import limit_anonymous_writes
 
 request_log = logging.getLogger("mc_tasklist.requests")
 
@@ -35,6 +37,7 @@ def requested_page(request) -> int:
 
 
 @require_POST
+@limit_anonymous_writes
 def add(request):
     form = TaskForm(request.POST)
     if not form.is_valid():
@@ -46,6 +49,7 @@ def add(request):
 
 
 @require_POST
+@limit_anonymous_writes
 def remove(request):
     form = RemoveTaskForm(request.POST)
     if not form.is_valid():
@@ -78,7 +82,8 @@ def list_page_response(
         body = _render_page(task_cache, number, form=form, error=error, messages=list(pending)).encode()
         task_cache.served["page"] = "bypass"
     response = HttpResponse(rendering.insert_csrf_token(body, get_token(request)), status=status)
-    response["X-Cache"] = "; ".join(f"{layer}={how}" for layer, how in task_cache.served.items())
+    if settings.TASKLIST_X_CACHE_HEADER:
+        response["X-Cache"] = "; ".join(f"{layer}={how}" for layer, how in task_cache.served.items())
     # The body holds this visitor's token and messages: no browser or proxy may
     # keep it, or reuse it after the list changes.
     add_never_cache_headers(response)

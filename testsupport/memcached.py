@@ -25,20 +25,58 @@ def _require(program: str) -> str:
 
 class SaslMemcached:
     def __init__(
-        self, *, username: str = "tasklist", password: str = "tasklist-secret", memory_mb: int = 64, sasl: bool = True
+        self,
+        *,
+        username: str = "tasklist",
+        password: str = "tasklist-secret",
+        memory_mb: int = 64,
+        sasl: bool = True,
+        tls: bool = False,
     ):
         self.sasl = sasl
+        self.tls = tls
         self.username = username
         self.password = password
         self.memory_mb = memory_mb
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         self._dir = Path(tempfile.mkdtemp(prefix="sasl-memcached-"))
+        if tls:
+            self._make_certificate()
         (self._dir / "memcached.conf").write_text(f"mech_list: plain\nsasldb_path: {self._dir / 'sasldb2'}\n")
         subprocess.run(
             [_require("saslpasswd2"), "-a", "memcached", "-c", "-p", "-f", str(self._dir / "sasldb2"), username],
             input=password.encode(),
             check=True,
+        )
+
+    @property
+    def certificate(self) -> Path:
+        """The server's self-signed certificate (with ``tls=True``), for clients to trust."""
+        return self._dir / "cert.pem"
+
+    def _make_certificate(self) -> None:
+        subprocess.run(
+            [
+                _require("openssl"),
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                "-keyout",
+                str(self._dir / "key.pem"),
+                "-out",
+                str(self.certificate),
+            ],
+            check=True,
+            capture_output=True,
         )
 
     @property
@@ -66,6 +104,8 @@ class SaslMemcached:
             "0",
         ]
         command += ["-m", str(self.memory_mb)]
+        if self.tls:
+            command += ["-Z", "-o", f"ssl_chain_cert={self.certificate},ssl_key={self._dir / 'key.pem'}"]
         if os.geteuid() == 0:
             command += ["-u", "root"]
         self.process = subprocess.Popen(

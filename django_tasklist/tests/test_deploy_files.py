@@ -64,6 +64,10 @@ def test_secrets_are_placeholders_marked_secret(secret):
     assert re.fullmatch(r"<[A-Z_]+>", env["value"])
 
 
+def test_the_secret_key_is_given_to_the_running_app_only_not_to_the_build():
+    assert declared(SERVICE)["DJANGO_SECRET_KEY"]["scope"] == "RUN_TIME"
+
+
 def test_the_health_check_uses_the_route_that_checks_the_database():
     from django_tasklist.health import HEALTH_PATH
 

@@ -74,12 +74,36 @@ def test_allowed_hosts_come_from_a_comma_list():
         ({"TASKLIST_CACHE_TTL": "0"}, "TASKLIST_CACHE_TTL must be at least 1"),
         ({"TASKLIST_SESSION_ENGINE": "file"}, "TASKLIST_SESSION_ENGINE must be one of"),
         ({"DEBUG": "maybe"}, "DEBUG must be True or False"),
+        ({"TASKLIST_CACHE_TLS_CA_FILE": "/no/such/file.pem"}, "TASKLIST_CACHE_TLS_CA_FILE must name a readable file"),
     ],
 )
 def test_a_misconfiguration_is_a_clear_error_at_start(env, message):
     result = manage("check", **env)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["DJANGO_SECRET_KEY", "DATABASE_URL", "MEMCACHIER_SERVERS", "MEMCACHIER_USERNAME", "MEMCACHIER_PASSWORD"],
+)
+def test_a_placeholder_left_from_the_spec_stops_the_app_and_names_the_variable(variable):
+    import yaml
+
+    spec = yaml.safe_load((REPO / ".do/app.yaml").read_text())
+    placeholder = next(env["value"] for env in spec["services"][0]["envs"] if env["key"] == variable)
+    result = manage("check", **{variable: placeholder})
+    assert result.returncode != 0
+    assert f"{variable} is still the placeholder {placeholder!r}: set the real value" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "key", ["django-insecure-development-only-key-do-not-deploy", "short-key", "a" * 60, "CHANGEME"]
+)
+def test_a_weak_or_example_secret_key_stops_production(key):
+    result = manage("check", DJANGO_SECRET_KEY=key)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
 
 
 def test_wrong_memcached_credentials_stop_the_checks(request):
@@ -118,8 +142,8 @@ def test_check_deploy_passes_on_production_settings():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_collectstatic_runs_without_a_database_as_the_build_step_does(tmp_path):
-    result = manage("collectstatic", "--noinput", "--dry-run", DATABASE_URL=UNSET)
+def test_collectstatic_runs_without_a_database_or_secret_key_as_the_build_step_does(tmp_path):
+    result = manage("collectstatic", "--noinput", "--dry-run", DATABASE_URL=UNSET, DJANGO_SECRET_KEY=UNSET)
     assert result.returncode == 0, result.stderr
 
 

@@ -75,3 +75,12 @@ def fragment_key(task: dict) -> str:
     # The name is user input: hashed, it cannot break or lengthen the key.
     content = "\0".join([str(task["id"]), task["name"], task["created_at"].isoformat(), render_version()])
     return f"{FRAGMENT_KEY}:{task['id']}:{hashlib.blake2b(content.encode(), digest_size=10).hexdigest()}"
+
+
+WRITE_LIMIT_KEY = "tasklist:writes"
+WRITE_LIMIT_WINDOW_SECONDS = 60
+
+
+def write_limit_key(client: str, window: int) -> str:
+    """The count of one client's anonymous writes in one window (client: an IP address)."""
+    return f"{WRITE_LIMIT_KEY}:{window}:{client.replace(':', '_')}"

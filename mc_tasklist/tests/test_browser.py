@@ -145,7 +145,7 @@ def test_two_visitors_never_see_each_others_messages_or_tokens(visit):
         return set(page.locator("input[name=csrfmiddlewaretoken]").evaluate_all("inputs => inputs.map(i => i.value)"))
 
     def csrf_cookie(page):
-        return next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+        return next(c["value"] for c in page.context.cookies() if c["name"] == "__Host-csrftoken")
 
     assert len(tokens(alice)) == len(tokens(bob)) == 1
     assert tokens(alice) != tokens(bob)

@@ -9,6 +9,7 @@ import os
 import uuid
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
@@ -89,7 +90,7 @@ def test_a_planted_session_runs_nothing_and_the_visitor_is_anonymous(memcached, 
     user = django_user_model.objects.create_user("staff", password="a-long-password-123", is_staff=True)
     visitor = Client()
     visitor.force_login(user)
-    session_key = visitor.cookies["sessionid"].value
+    session_key = visitor.cookies[settings.SESSION_COOKIE_NAME].value
     plant(memcached, f"django.contrib.sessions.cached_db{session_key}", RunsACommand(str(marker)))
     response = visitor.get("/stats/")
     assert not marker.exists()

@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.test import Client
@@ -272,7 +273,7 @@ def test_every_entry_is_stored_with_a_finite_timeout(cache_setup, strategy, monk
     assert backend.default_timeout == 24 * 60 * 60
 
 
-def test_sessions_are_kept_in_the_cache(browser):
-    browser.add("Session task")
-    session_key = browser.cookies["sessionid"].value
+def test_sessions_are_kept_in_the_cache(browser, django_user_model):
+    browser.force_login(django_user_model.objects.create_user("someone", password="a-long-password-123"))
+    session_key = browser.cookies[settings.SESSION_COOKIE_NAME].value
     assert cache.get(f"django.contrib.sessions.cached_db{session_key}") is not None

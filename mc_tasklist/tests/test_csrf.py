@@ -1,6 +1,7 @@
 """CSRF protection stays on, and cached pages still give each visitor their own token."""
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
@@ -54,7 +55,7 @@ def test_two_visitors_of_one_cached_page_never_share_a_token_or_cookie(browser, 
     first = browser.get("/")
     second = other_browser.get("/")
     assert second["X-Cache"].startswith("page=hit")
-    assert browser.cookies["csrftoken"].value != other_browser.cookies["csrftoken"].value
+    assert browser.cookies[settings.CSRF_COOKIE_NAME].value != other_browser.cookies[settings.CSRF_COOKIE_NAME].value
     assert caching_token(first) != caching_token(second)
     # Each token belongs to its own visitor: it works for them and only them.
     assert browser.post("/add", {"csrfmiddlewaretoken": caching_token(first), "name": "a"}).status_code == 302
@@ -69,7 +70,7 @@ def test_the_cached_page_holds_no_token_and_no_message(browser):
     assert "Secret message" in stored
     assert "Added" not in stored
     assert stored.count(str(caching_placeholder())) == stored.count("csrfmiddlewaretoken")
-    assert browser.cookies["csrftoken"].value not in stored
+    assert browser.cookies[settings.CSRF_COOKIE_NAME].value not in stored
 
 
 def caching_placeholder():

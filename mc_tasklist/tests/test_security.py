@@ -56,15 +56,33 @@ def test_the_page_satisfies_the_policy_no_inline_script_or_style(app):
     assert not re.search(r"""(src|href)=["']https?://""", page), "every asset comes from the app"
 
 
-def test_cookies_are_secure_httponly_and_samesite(app):
+def test_cookies_are_host_only_secure_httponly_and_samesite(app, app_env):
+    from testsupport.gunicorn import create_staff_user
+    from testsupport.http import log_in
+
     visitor = Visitor(app.port)
     response = visitor.get("/")
-    csrf = cookie_attributes(response, "csrftoken")
-    session = cookie_attributes(visitor.post("/add", {"name": "cookie check"}), "sessionid")
-    for attributes in (csrf, session):
+    csrf = cookie_attributes(response, "__Host-csrftoken")
+    token = response.csrf_tokens()[0]
+    messages = cookie_attributes(
+        visitor.post("/add", {"name": "cookie check", "csrfmiddlewaretoken": token}), "messages"
+    )
+    create_staff_user(app_env, "cookies", "a-long-password-123")
+    session = cookie_attributes(log_in(Visitor(app.port), "cookies", "a-long-password-123"), "__Host-sessionid")
+    for attributes in (csrf, messages, session):
         assert "; secure" in attributes
         assert "; httponly" in attributes
         assert "samesite=lax" in attributes
+        assert "domain=" not in attributes
+        assert "; path=/" in attributes
+
+
+def test_an_anonymous_write_stores_no_session(app):
+    visitor = Visitor(app.port)
+    response = visitor.post("/add", {"name": "no session needed"})
+    assert response.status == 302
+    assert "__Host-sessionid" not in visitor.cookies
+    assert "no session needed" in visitor.get("/").text, "the flash message came in a signed cookie"
 
 
 def test_no_browser_or_shared_proxy_may_store_the_per_visitor_page(app):
