@@ -7,10 +7,14 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8080')}"
 # instance on a machine would take the same path, and the last one started wins.
 control_socket = os.path.expanduser(f"~/.gunicorn/gunicorn-{os.environ.get('PORT', '8080')}.ctl")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Threads, not one request per process: a sync worker is held by a client that sends its
-# headers slowly, and two such clients stall two workers (tested: django_tasklist/tests/test_gunicorn.py).
+# Threads, not one request per process: a client that sends its headers slowly holds whatever
+# reads them until it is done. Two such clients stall two sync workers; here they hold two of
+# each worker's 16 threads (tested: django_tasklist/tests/test_gunicorn.py). A thread that used
+# the database keeps its connection for a minute: size the database for workers x threads x
+# instances at full load, or lower GUNICORN_THREADS. A buffering proxy in front (App Platform's
+# edge, nginx in make stack) absorbs slow clients before they reach gunicorn at all.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 # Heartbeat files in memory: App Platform's disk can stall the workers' heartbeat.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = "-"

@@ -368,11 +368,19 @@ LOGGING = {
         }
     },
     "filters": {"client_error_as_warning": {"()": "django_tasklist.logs.ClientErrorAsWarning"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # On a handler: a logger's own filters do not see its children's records.
+        "client_errors": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_error_as_warning"],
+        },
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         # An unknown Host, a file in a form: the client's mistake or a scan, not our error.
-        "django.security": {"handlers": ["console"], "filters": ["client_error_as_warning"], "propagate": False},
+        "django.security": {"handlers": ["client_errors"], "propagate": False},
         "django_tasklist": {"level": os.environ.get("TASKLIST_LOG_LEVEL", "INFO")},
         "mc_tasklist": {"level": os.environ.get("TASKLIST_LOG_LEVEL", "INFO")},
     },

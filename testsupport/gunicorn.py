@@ -12,17 +12,27 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 class GunicornInstance:
-    def __init__(self, env: dict[str, str], *, workers: int = 2, app: str = "django_tasklist.wsgi", log=None):
+    def __init__(
+        self, env: dict[str, str], *, workers: int = 2, app: str = "django_tasklist.wsgi", log=None, access_log=False
+    ):
+        """``access_log``: keep gunicorn's access log (to ``log``); off by default, as it is noise in tests."""
         self.port = free_port()
         self.app = app
         self.log = log
+        self.access_log = access_log
         self.env = {**os.environ, **env, "PORT": str(self.port), "WEB_CONCURRENCY": str(workers)}
         self.process: subprocess.Popen | None = None
 
     def start(self, *, wait: bool = True) -> "GunicornInstance":
         gunicorn = Path(sys.executable).with_name("gunicorn")
         self.process = subprocess.Popen(
-            [str(gunicorn), self.app, "--bind", f"127.0.0.1:{self.port}", "--access-logfile", "/dev/null"],
+            [
+                str(gunicorn),
+                self.app,
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                *([] if self.access_log else ["--access-logfile", "/dev/null"]),
+            ],
             cwd=REPO,
             env=self.env,
             stdout=self.log,

@@ -20,26 +20,31 @@ class Response:
 class Visitor:
     """Behaves like a browser behind App Platform's TLS proxy, with JavaScript off."""
 
-    def __init__(self, port: int, *, timeout: float = 10.0, scheme: str = "https"):
-        """``scheme="http"``: a browser talking plain HTTP to a proxy that says so (make stack's nginx)."""
+    def __init__(self, port: int, *, timeout: float = 10.0, scheme: str = "https", headers: dict | None = None):
+        """``scheme="http"``: a browser talking plain HTTP to a proxy that says so (make stack's nginx).
+        ``headers``: sent with every request, as a proxy in front would add them."""
         self.port = port
+        self.headers = headers or {}
         self.scheme = scheme
         self.timeout = timeout
         self.cookies: dict[str, str] = {}
         self.last_page: Response | None = None
 
-    def request(self, method: str, path: str, form: dict | None = None, headers: dict | None = None) -> Response:
+    def request(
+        self, method: str, path: str, form: dict | None = None, headers: dict | None = None, raw_body: str | None = None
+    ) -> Response:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
         sent = {
             "Host": f"127.0.0.1:{self.port}",
             "X-Forwarded-Proto": self.scheme,
             "Origin": f"{self.scheme}://127.0.0.1:{self.port}",
             "Connection": "close",
+            **self.headers,
             **(headers or {}),
         }
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        body = None
+        body = raw_body
         if form is not None:
             body = urllib.parse.urlencode(form)
             sent["Content-Type"] = "application/x-www-form-urlencoded"

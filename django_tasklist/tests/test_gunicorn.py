@@ -43,3 +43,54 @@ def test_each_instance_on_a_machine_has_its_own_control_socket(app_env):
     finally:
         for instance in instances:
             instance.stop()
+
+
+def test_clients_that_trickle_their_headers_do_not_stall_other_requests(app_env):
+    """Ten connections sending one header byte a second, as a slowloris attack does, on the
+    app as `gunicorn django_tasklist.wsgi` starts it (gunicorn.conf.py's worker class)."""
+    import socket
+    import threading
+
+    instance = GunicornInstance(app_env, workers=2).start()
+    stop = threading.Event()
+
+    def trickle():
+        with socket.create_connection(("127.0.0.1", instance.port)) as connection:
+            connection.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            while not stop.wait(1):
+                try:
+                    connection.sendall(b"X")
+                except OSError:
+                    return
+
+    trickling = [threading.Thread(target=trickle, daemon=True) for _ in range(10)]
+    try:
+        for thread in trickling:
+            thread.start()
+        time.sleep(2)  # every slow connection accepted and holding whatever it holds
+        slowest = 0.0
+        for _ in range(10):
+            started = time.monotonic()
+            assert Visitor(instance.port, timeout=5).get("/").status == 200
+            slowest = max(slowest, time.monotonic() - started)
+    finally:
+        stop.set()
+        instance.stop()
+    assert slowest < 1.0, f"a request took {slowest:.2f} s behind the slow clients"
+
+
+def test_a_line_break_in_a_basic_auth_user_forges_no_access_log_line(app_env, tmp_path):
+    import base64
+
+    log_path = tmp_path / "gunicorn.log"
+    forged = 'alice\n127.0.0.1 - - [01/Jan/2030:00:00:00 +0000] "GET /forged HTTP/1.1" 200'
+    with open(log_path, "w") as log:
+        instance = GunicornInstance(app_env, workers=1, log=log, access_log=True).start()
+        try:
+            credentials = base64.b64encode(f"{forged}:password".encode()).decode()
+            Visitor(instance.port).request("GET", "/", headers={"Authorization": f"Basic {credentials}"})
+        finally:
+            instance.stop()
+    lines = log_path.read_text().splitlines()
+    assert any('"GET / HTTP/1.1" 200' in line for line in lines), "the request is in the access log"
+    assert not any("/forged" in line for line in lines)
