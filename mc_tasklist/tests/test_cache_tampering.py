@@ -86,7 +86,7 @@ def test_a_row_of_the_wrong_type_is_rendered_again(tasks):
     assert task_names(response.content.decode()) == tasks
 
 
-def test_a_planted_session_runs_nothing_and_the_visitor_is_anonymous(memcached, marker, django_user_model):
+def test_a_planted_session_runs_nothing(memcached, marker, django_user_model):
     user = django_user_model.objects.create_user("staff", password="a-long-password-123", is_staff=True)
     visitor = Client()
     visitor.force_login(user)
