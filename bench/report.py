@@ -7,18 +7,24 @@ import statistics
 import time
 from pathlib import Path
 
+FLOOR, WARM, DEFAULT_MIXED = "floor: Django", "all layers, warm", "delete, 95/5 read/write"
+TUTORIAL_WARM, TUTORIAL_MIXED = "tutorial: cache_page, warm", "tutorial: cache_page, 95/5"
 
-def summarise(targets, growth, stampede, args, page_bytes, duration, rounds) -> dict:
+
+def summarise(targets, growth, stampede, tutorial_staleness, args, page_bytes, duration, rounds) -> dict:
     def medians(samples: list[dict]) -> dict:
         return {key: statistics.median(sample[key] for sample in samples) for key in samples[0]}
 
     rows = [{"target": target.name, **medians(target.rounds)} for target in targets]
-    floor = next(row for row in rows if row["target"] == "floor: Django")["requests_per_second"]
+    by_name = {row["target"]: row for row in rows}
+    floor = by_name[FLOOR]
     for row in rows:
-        row["vs_django_floor"] = round(row["requests_per_second"] / floor, 2)
+        row["vs_django_floor"] = round(row["requests_per_second"] / floor["requests_per_second"], 2)
     for point in growth:
-        point["warm"]["vs_django_floor"] = round(point["warm"]["requests_per_second"] / floor, 2)
+        point["warm"]["vs_django_floor"] = round(point["warm"]["requests_per_second"] / floor["requests_per_second"], 2)
     return {
+        "goals": goals(by_name, growth, tutorial_staleness),
+        "tutorial_staleness": tutorial_staleness,
         "machine": {
             "cpu": cpu_model(),
             "cores": os.cpu_count(),
@@ -43,6 +49,26 @@ def summarise(targets, growth, stampede, args, page_bytes, duration, rounds) -> 
     }
 
 
+def goals(rows: dict, growth: list[dict], tutorial_staleness: dict) -> dict:
+    """The four figures the README quotes (issue 12's goals), from this one run."""
+    floor, warm, mixed = rows[FLOOR], rows[WARM], rows[DEFAULT_MIXED]
+    smallest, largest = growth[0], growth[-1]
+    return {
+        "warm_vs_floor": round(warm["requests_per_second"] / floor["requests_per_second"], 2),
+        "warm_p99_vs_floor_p99": round(warm["p99_ms"] / floor["p99_ms"], 2),
+        "mixed_vs_warm": round(mixed["requests_per_second"] / warm["requests_per_second"], 2),
+        "mixed_p99_vs_warm_p99": round(mixed["p99_ms"] / warm["p99_ms"], 2),
+        "add_growth": round(largest["add_p50_ms"] / smallest["add_p50_ms"], 2),
+        "add_range_tasks": [smallest["tasks"], largest["tasks"]],
+        "worst_deep_vs_first_cold": round(max(p["cold_deep_p50_ms"] / p["cold_p50_ms"] for p in growth), 2),
+        "tutorial_warm_vs_floor": round(rows[TUTORIAL_WARM]["requests_per_second"] / floor["requests_per_second"], 2),
+        "tutorial_mixed_vs_its_warm": round(
+            rows[TUTORIAL_MIXED]["requests_per_second"] / rows[TUTORIAL_WARM]["requests_per_second"], 2
+        ),
+        "tutorial_stale_reads": f"{tutorial_staleness['stale']} of {tutorial_staleness['reads']}",
+    }
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -63,11 +89,15 @@ def table(report: dict) -> str:
             f"{row['target']:<32} {row['requests_per_second']:>9.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}"
             f" {row['errors']:>7.0f} {row['vs_django_floor']:>15.2f}"
         )
-    lines += ["", f"{'tasks':>7} {'warm req/s':>11} {'warm p50 ms':>12} {'cold p50 ms':>12} {'cold max ms':>12}"]
+    lines += [
+        "",
+        f"{'tasks':>9} {'warm req/s':>11} {'warm p50 ms':>12} {'cold first p50 ms':>18}"
+        f" {'cold middle p50 ms':>19} {'add p50 ms':>11}",
+    ]
     for point in report["growth"]:
         lines.append(
-            f"{point['tasks']:>7} {point['warm']['requests_per_second']:>11.0f} {point['warm']['p50_ms']:>12.2f}"
-            f" {point['cold_p50_ms']:>12.2f} {point['cold_max_ms']:>12.2f}"
+            f"{point['tasks']:>9} {point['warm']['requests_per_second']:>11.0f} {point['warm']['p50_ms']:>12.2f}"
+            f" {point['cold_p50_ms']:>18.2f} {point['cold_deep_p50_ms']:>19.2f} {point['add_p50_ms']:>11.2f}"
         )
     s = report["stampede"]
     lines += [
@@ -75,6 +105,11 @@ def table(report: dict) -> str:
         f"stampede: {s['requests']} concurrent requests on a cold cache, 1 s query: "
         f"{s['ok']} answered 200, the query ran {s['task_list_queries']} time(s), "
         f"{s['stampede_waits']} waited for it, slowest {s['slowest_s']} s",
+        "",
+        "goals:",
+        *(f"  {name}: {value}" for name, value in report["goals"].items()),
+        f"  tutorial staleness: after one add through one worker, {report['goals']['tutorial_stale_reads']} reads"
+        f" over {report['tutorial_staleness']['over_seconds']:.0f} s did not show it",
     ]
     return "\n".join(lines)
 
@@ -102,7 +137,7 @@ def chart(report: dict, path: Path) -> None:
     values = [row["requests_per_second"] for row in rows]
     colours = ["#6c757d" if name.startswith("floor") else "#0d6efd" for name in names]
     throughput.barh(names, values, color=colours)
-    floor = next(row["requests_per_second"] for row in rows if row["target"] == "floor: Django")
+    floor = next(row["requests_per_second"] for row in rows if row["target"] == FLOOR)
     throughput.axvline(floor, color="#dc3545", linestyle="--", label="Django floor")
     for y, row in enumerate(rows):
         throughput.text(row["requests_per_second"], y, f" {row['vs_django_floor']:.2f}x", va="center", fontsize=8)
@@ -118,7 +153,9 @@ def chart(report: dict, path: Path) -> None:
         marker="o",
         label="warm, under load (wrk, 16 connections)",
     )
-    growth.plot(sizes, [p["cold_p50_ms"] for p in report["growth"]], marker="o", label="cold, one request at a time")
+    growth.plot(sizes, [p["cold_p50_ms"] for p in report["growth"]], marker="o", label="cold first page")
+    growth.plot(sizes, [p["cold_deep_p50_ms"] for p in report["growth"]], marker="o", label="cold middle page")
+    growth.plot(sizes, [p["add_p50_ms"] for p in report["growth"]], marker="o", label="add a task")
     growth.set_xscale("log")
     growth.set_xlabel("tasks in the database")
     growth.set_ylabel("p50 latency, ms")

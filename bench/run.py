@@ -7,7 +7,7 @@ one thread; a Python load generator would need most of a core to do the same
 and would measure itself. Rounds alternate between targets and the medians are
 reported, because a two-core machine is noisy.
 
-    python -m bench.run [--quick] [--workers 2] [--worker-class sync] [--threads 1]
+    python -m bench.run [--quick] [--workers 2] [--worker-class gthread] [--threads 16]
 """
 
 import argparse
@@ -47,24 +47,35 @@ class Target:
     rounds: list = field(default_factory=list)
 
 
+FLOOR = "floor: Django"
+WARM = "all layers, warm"
+TUTORIAL = {"DJANGO_SETTINGS_MODULE": "bench.tutorial.settings"}
+
+
 def read_targets() -> list[Target]:
-    """GET / under each caching setup, and the two floors."""
+    """GET / under each caching setup, the floors, and the tutorial's own approach."""
     return [
         Target("floor: bare WSGI", app="bench.bare_wsgi:application"),
-        Target("floor: Django", path="/bench/floor"),
+        # A constant response of the page's size through the middleware startproject writes.
+        Target(FLOOR, {"DJANGO_SETTINGS_MODULE": "bench.floor_settings"}, path="/bench/floor"),
+        Target("floor: the app's middleware", path="/bench/floor"),
         Target("no caching", {"TASKLIST_CACHE_LAYERS": ""}),
         Target("query layer only", {"TASKLIST_CACHE_LAYERS": "query"}),
         Target("fragment layer only", {"TASKLIST_CACHE_LAYERS": "fragment"}),
         Target("page layer only", {"TASKLIST_CACHE_LAYERS": "page"}),
-        Target("all layers, warm", {"TASKLIST_CACHE_LAYERS": ALL_LAYERS}),
+        Target(WARM, {"TASKLIST_CACHE_LAYERS": ALL_LAYERS}),
+        Target("tutorial: cache_page, warm", TUTORIAL),
     ]
 
 
 def mixed_targets() -> list[Target]:
-    """95 % reads, 5 % writes, all layers on, under each invalidation strategy."""
+    """95 % reads, 5 % writes (each followed by its redirect), all layers on, under each strategy."""
     return [
-        Target(f"{strategy}, 95/5 read/write", {"TASKLIST_INVALIDATION": strategy}, mixed=True)
-        for strategy in STRATEGIES
+        *(
+            Target(f"{strategy}, 95/5 read/write", {"TASKLIST_INVALIDATION": strategy}, mixed=True)
+            for strategy in STRATEGIES
+        ),
+        Target("tutorial: cache_page, 95/5", TUTORIAL, mixed=True),
     ]
 
 
@@ -72,13 +83,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds: under 2 minutes")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--worker-class", default="sync")
-    parser.add_argument("--threads", type=int, default=1)
+    # As gunicorn.conf.py runs production.
+    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--tasks", type=int, default=200, help="tasks in the list (50 on a page)")
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args(argv)
     duration, rounds = (2, 2) if args.quick else (5, 5)
-    growth_sizes = [10, 1000] if args.quick else [10, 100, 1000, 10000]
+    growth_sizes = [100, 10_000] if args.quick else [100, 10_000, 100_000, 1_000_000]
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
 
@@ -108,8 +120,10 @@ def main(argv=None) -> int:
         for target in mixed:
             visitor = Visitor(target.instance.port)
             page = visitor.get("/")
-            target.env["BENCH_CSRF_TOKEN"] = page.csrf_tokens()[0]
-            target.env["BENCH_CSRF_COOKIE"] = visitor.cookies["__Host-csrftoken"]
+            # The tutorial's pages carry no token (its CSRF protection is off): any will do.
+            target.env["BENCH_CSRF_TOKEN"] = (page.csrf_tokens() or ["none"])[0]
+            target.env["BENCH_CSRF_COOKIE_NAME"] = "__Host-csrftoken"
+            target.env["BENCH_CSRF_COOKIE"] = visitor.cookies.get("__Host-csrftoken", "none")
 
         targets = reads + mixed
         for round_number in range(rounds):
@@ -119,17 +133,19 @@ def main(argv=None) -> int:
                 warm_up(target)
                 target.rounds.append(run_wrk(target, duration, args.connections))
 
+        print("The tutorial's staleness across workers ...", flush=True)
+        tutorial_staleness = measure_tutorial_staleness(next(t for t in reads if t.env == TUTORIAL))
         print("Cost growth ...", flush=True)
         growth = [measure_growth(size, base_env, postgres, args, log, started, duration) for size in growth_sizes]
         print("Stampede ...", flush=True)
-        stampede = measure_stampede(base_env, args, log, started)
+        stampede = measure_stampede(base_env, postgres, args, log, started)
     finally:
         for thing in reversed(started):  # each gunicorn before its memcached
             thing.stop() if isinstance(thing, GunicornInstance) else thing.cleanup()
         postgres.stop()
         log.close()
 
-    report = summarise(targets, growth, stampede, args, page_bytes, duration, rounds)
+    report = summarise(targets, growth, stampede, tutorial_staleness, args, page_bytes, duration, rounds)
     write_outputs(report, RESULTS)
     return 0
 
@@ -171,28 +187,72 @@ def run_wrk(target: Target, duration: int, connections: int) -> dict:
 
 
 def measure_growth(size, base_env, postgres, args, log, started, duration) -> dict:
-    """Warm: the page cache serving; cold: the first request after the cache was emptied."""
+    """Warm: the page cache serving; cold: the first request after the cache was emptied, for the
+    first page and for the page in the middle of the list; add: one task added, until its redirect."""
     database = f"growth_{size}"
     url = postgres.app_database(database, base_env)
     postgres.replace_tasks(database, size)
     target = start_target(Target(f"{size} tasks", {"DATABASE_URL": url}), base_env, args, log, started)
     warm_up(target)
     warm = run_wrk(target, duration, args.connections)
-    cold = []
-    for _ in range(10 if args.quick else 30):
-        target.memcached.flush()
+    samples = 10 if args.quick else 20
+    middle = max(1, size // 50 // 2)
+
+    def cold(path: str) -> list[float]:
+        times = []
+        for _ in range(samples):
+            target.memcached.flush()
+            start = time.perf_counter()
+            assert Visitor(target.instance.port).get(path).status == 200
+            times.append((time.perf_counter() - start) * 1000)
+        return times
+
+    first, deep = cold("/"), cold(f"/?page={middle}")
+    writer = Visitor(target.instance.port)
+    adds = []
+    for n in range(samples):
+        writer.get("/")  # the first page cached again, as visitors keep it
         start = time.perf_counter()
-        assert Visitor(target.instance.port).get("/").status == 200
-        cold.append((time.perf_counter() - start) * 1000)
-    return {"tasks": size, "warm": warm, "cold_p50_ms": statistics.median(cold), "cold_max_ms": max(cold)}
+        assert writer.post("/add", {"name": f"growth add {n}"}).status == 302
+        adds.append((time.perf_counter() - start) * 1000)
+    return {
+        "tasks": size,
+        "warm": warm,
+        "cold_p50_ms": statistics.median(first),
+        "cold_max_ms": max(first),
+        "deep_page": middle,
+        "cold_deep_p50_ms": statistics.median(deep),
+        "add_p50_ms": statistics.median(adds),
+    }
 
 
-def measure_stampede(base_env, args, log, started) -> dict:
+def measure_tutorial_staleness(target: Target, reads: int = 20, seconds: float = 10.0) -> dict:
+    """The tutorial's per-process key: a write through one worker, reads through all, for ``seconds``."""
+    import uuid
+
+    name = f"staleness probe {uuid.uuid4().hex[:8]}"
+    for _ in range(10):
+        Visitor(target.instance.port).get("/")  # both workers serve, and cache, the page
+    writer = Visitor(target.instance.port)
+    assert writer.request("POST", "/add", {"name": name}).status == 302
+    acknowledged = time.monotonic()
+    stale = 0
+    for n in range(reads):
+        time.sleep(max(0.0, acknowledged + n * seconds / reads - time.monotonic()))
+        stale += name not in Visitor(target.instance.port).get("/").text
+    return {"reads": reads, "stale": stale, "over_seconds": seconds}
+
+
+def measure_stampede(base_env, postgres, args, log, started) -> dict:
     """32 concurrent requests on a cold cache, the query taking 1 s: how often does it run?"""
     burst = 32
+    # A database of its own: the app's counters live in it, and other targets' would add up.
+    url = postgres.app_database("stampede", base_env)
+    postgres.replace_tasks("stampede", 200)
     target = Target(
         "stampede",
         {
+            "DATABASE_URL": url,
             "GUNICORN_WORKER_CLASS": "gthread",
             "GUNICORN_THREADS": "16",
             "TASKLIST_QUERY_DELAY": "1",

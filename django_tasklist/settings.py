@@ -240,6 +240,9 @@ TASKLIST_PAGE_SIZE = int(env_number("TASKLIST_PAGE_SIZE", 50, minimum=1))
 # after a hit tells anyone watching that someone just wrote, so production keeps it in the
 # request log line only, unless this turns it on.
 TASKLIST_X_CACHE_HEADER = env_bool("TASKLIST_X_CACHE_HEADER", DEBUG)
+# Warm page hits answered before Django's middleware (mc_tasklist/page_hits.py); False sends
+# every request through Django, as the benchmark's comparison does.
+TASKLIST_FAST_PAGE_HITS = env_bool("TASKLIST_FAST_PAGE_HITS", True)
 # Additions and deletions a minute from one anonymous client; more get a 429. 0: no limit.
 TASKLIST_ANON_WRITES_PER_MINUTE = int(env_number("TASKLIST_ANON_WRITES_PER_MINUTE", 30))
 # The header in which the proxy in front of the app names the client's address (App Platform:

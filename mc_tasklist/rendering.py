@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 from mc_tasklist.caching.keys import PAGE_TEMPLATE, ROW_TEMPLATE
 from mc_tasklist.forms import TaskForm
 from mc_tasklist.models import Task
-from mc_tasklist.selectors import page_count
+from mc_tasklist.selectors import page_count, task_page
 
 # Autoescaping turns "<" in any task name into "&lt;", so no name can contain this.
 CSRF_PLACEHOLDER = mark_safe("<!--csrf-token-->")
@@ -45,6 +45,13 @@ def render_list_page(
         "csrf_token": CSRF_PLACEHOLDER,
     }
     return render_to_string(PAGE_TEMPLATE, context)
+
+
+def render_page(task_cache, number: int, **visitor_data) -> str:
+    """The Russian dolls: a page from the cached list and the cached rows (``task_cache``: a TaskListCache)."""
+    data = task_cache.tasks(number, task_page)
+    rows = task_cache.rows(data["tasks"], render_row)
+    return render_list_page(data, rows, number, **visitor_data)
 
 
 def insert_csrf_token(body: bytes, token: str) -> bytes:

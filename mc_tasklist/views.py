@@ -76,10 +76,10 @@ def list_page_response(
             error = error or f"There is no page {request.GET.get('page')}; here is the last page."
     pending = get_messages(request)
     if form is None and not error and not len(pending):
-        body = task_cache.page(number, lambda: _render_page(task_cache, number))
+        body = task_cache.page(number, lambda: rendering.render_page(task_cache, number))
     else:
         # Iterating marks the messages as shown, so they appear once.
-        body = _render_page(task_cache, number, form=form, error=error, messages=list(pending)).encode()
+        body = rendering.render_page(task_cache, number, form=form, error=error, messages=list(pending)).encode()
         task_cache.served["page"] = "bypass"
     response = HttpResponse(rendering.insert_csrf_token(body, get_token(request)), status=status)
     if settings.TASKLIST_X_CACHE_HEADER:
@@ -87,18 +87,13 @@ def list_page_response(
     # The body holds this visitor's token and messages: no browser or proxy may
     # keep it, or reuse it after the list changes.
     add_never_cache_headers(response)
-    _log_list_request(request, number, status, task_cache, started)
+    log_list_request(request, number, status, task_cache, started)
     return response
 
 
-def _render_page(task_cache: TaskListCache, number: int, **visitor_data) -> str:
-    """The Russian dolls: the page from the cached list and the cached rows."""
-    data = task_cache.tasks(number, task_page)
-    rows = task_cache.rows(data["tasks"], rendering.render_row)
-    return rendering.render_list_page(data, rows, number, **visitor_data)
-
-
-def _log_list_request(request, number: int, status: int, task_cache: TaskListCache, started: float) -> None:
+def log_list_request(
+    request, number: int, status: int, task_cache: TaskListCache, started: float, *, fast_path: bool = False
+) -> None:
     request_log.info(
         json.dumps(
             {
@@ -107,6 +102,7 @@ def _log_list_request(request, number: int, status: int, task_cache: TaskListCac
                 "page_number": number,
                 "status": status,
                 **task_cache.served,
+                **({"fast_path": True} if fast_path else {}),
                 "cache_ms": round(task_cache.cache_seconds * 1000, 2),
                 "total_ms": round((time.perf_counter() - started) * 1000, 2),
             }

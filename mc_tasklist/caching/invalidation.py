@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 
-from mc_tasklist import stats
+from mc_tasklist import rendering, stats
 from mc_tasklist.caching import keys
 from mc_tasklist.caching.pending import pending
 from mc_tasklist.caching.read_through import TaskListCache
@@ -75,11 +75,16 @@ def _list_changed(*, removed: int) -> None:
 
 def _after_commit(change_id: int, pages: int) -> None:
     stats.record("invalidation")
-    apply({change_id: pages})
+    confirmed = apply({change_id: pages})
     if settings.TASKLIST_INVALIDATION == "update" and "query" in settings.TASKLIST_CACHE_LAYERS:
-        # Only the first page's list is stored again; pages are left to the next
-        # reader, who rebuilds them from this list and the cached rows.
+        # The first page's list is stored again; other pages' lists are left to their next reader.
         TaskListCache().refill_tasks(1, task_page)
+    if confirmed and "page" in settings.TASKLIST_CACHE_LAYERS:
+        # The writer renders the first page again at once, under a lease like any fill, so that
+        # readers (and this writer's own redirect) find it instead of each missing and waiting.
+        # After the delete: a later write's delete voids this lease, so no older page is stored.
+        task_cache = TaskListCache()
+        task_cache.refill_page(1, lambda: rendering.render_page(task_cache, 1))
 
 
 def apply(changes: dict[int, int]) -> bool:

@@ -15,8 +15,9 @@ from mc_tasklist.caching import keys
 from mc_tasklist.caching.pending import pending
 from sasl_memcached import CACHE_UNAVAILABLE
 
-# How often a request waiting for another process's fill looks for the value.
-STAMPEDE_POLL_SECONDS = 0.02
+# How often a request waiting for another process's fill looks for the value: each look is
+# one small get, and a page renders in a few milliseconds.
+STAMPEDE_POLL_SECONDS = 0.005
 # How much longer than the query itself a reader waits for another process's
 # fill before it stops waiting and queries too. The filler may be gone: killed,
 # or cut off from the cache with its placeholder left there until the lease
@@ -70,6 +71,24 @@ class TaskListCache:
 
     def page(self, number: int, render: Callable[[], str]) -> bytes:
         return self._fetch("page", keys.page_key(number), lambda: render().encode(), _is_page)
+
+    def refill_page(self, number: int, render: Callable[[], str]) -> bytes:
+        """Render one page and store it under a lease, as a reader's fill does (after a write)."""
+        return self._fill(keys.page_key(number), lambda: render().encode(), _is_page)
+
+    def cached_page(self, number: int) -> bytes | None:
+        """The page entry if the cache holds it (a hit, counted), else None; nothing is filled.
+
+        For the fast path (mc_tasklist/page_hits.py): on None the request goes the
+        whole way through Django, which counts the miss and fills the entry.
+        """
+        if "page" not in self.layers or pending or self._version is CACHE_UNAVAILABLE:
+            return None
+        value = self._get(keys.page_key(number), _is_page)
+        if value is not None:
+            self.served["page"] = "hit"
+            stats.record("page_hit")
+        return value
 
     def rows(self, tasks: list[dict], render_row: Callable[[dict], str]) -> list[str]:
         """Each task's rendered row, from the cache where it has one."""

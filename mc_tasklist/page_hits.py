@@ -1,0 +1,112 @@
+"""The fast path: a warm page hit answered before Django's request machinery runs.
+
+A page hit needs little: the cached page, the visitor's own CSRF token in it,
+the visitor's CSRF cookie if they have none, and the headers every list page
+carries (security headers, CSP, Permissions-Policy, Cache-Control, Vary).
+Walking Django's handler, URL resolver and fifteen middleware for that cost
+more than the page itself. So this WSGI wrapper (django_tasklist/wsgi.py)
+answers `GET /` and `GET /?page=N` itself when all of these hold:
+
+* the host is allowed and, where HTTPS is required, the request came over it;
+* the visitor has no session and no flash message waiting (both need Django);
+* nothing this process wrote is unconfirmed by the cache (caching/pending.py);
+* the page is in the cache (the same entry, read the same way, as the view's:
+  every consistency promise holds unchanged);
+* this process has already answered such a request through Django and kept
+  that response's headers: they are replayed, so a hit carries exactly what
+  the middleware would have added (with a fresh Expires), and a change to the
+  middleware or its settings changes both paths at once.
+
+Anything else goes to Django, which answers as before and fills the entry.
+What a hit skips: sessions, authentication, messages, django-axes, WhiteNoise,
+the view. What it still does: host validation, the HTTPS rule, pending
+retries, CSRF (Django's own middleware methods make the token and the
+cookie), the X-Cache header where enabled, the request log line, the counters.
+"""
+
+import time
+
+from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.wsgi import WSGIRequest
+from django.http import HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware, get_token
+from django.utils.http import http_date
+
+from mc_tasklist import rendering, stats
+from mc_tasklist.caching.invalidation import retry_pending
+from mc_tasklist.caching.read_through import TaskListCache
+from mc_tasklist.views import log_list_request, requested_page
+
+# Set per response, never replayed.
+PER_RESPONSE_HEADERS = frozenset({"set-cookie", "content-length", "x-cache", "date", "expires"})
+
+
+class CachedPageHits:
+    def __init__(self, application):
+        self.application = application
+        self.csrf = CsrfViewMiddleware(lambda request: None)
+        # The headers of a list page answered through Django, by whether it came over HTTPS
+        # (HSTS is sent only then).
+        self.learned_headers: dict[bool, list[tuple[str, str]]] = {}
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        request = self._eligible(environ)
+        if request is None:
+            return self.application(environ, start_response)
+        secure = request.is_secure()
+        retry_pending()
+        number = requested_page(request)
+        task_cache = TaskListCache()
+        body = task_cache.cached_page(number) if secure in self.learned_headers else None
+        if body is None:
+            return self.application(environ, self._learning(start_response, secure))
+        response = self._response(request, body, self.learned_headers[secure], task_cache)
+        start_response(
+            f"{response.status_code} {response.reason_phrase}",
+            [*response.items(), *(("Set-Cookie", cookie.output(header="")) for cookie in response.cookies.values())],
+        )
+        log_list_request(request, number, 200, task_cache, started, fast_path=True)
+        stats.observe_request(time.perf_counter() - started)
+        return [response.content]
+
+    def _eligible(self, environ) -> WSGIRequest | None:
+        if (
+            environ.get("REQUEST_METHOD") != "GET"
+            or environ.get("PATH_INFO") != "/"
+            or not settings.TASKLIST_FAST_PAGE_HITS
+        ):
+            return None
+        request = WSGIRequest(environ)
+        if settings.SESSION_COOKIE_NAME in request.COOKIES or CookieStorage.cookie_name in request.COOKIES:
+            return None
+        try:
+            request.get_host()
+        except DisallowedHost:
+            return None
+        if settings.SECURE_SSL_REDIRECT and not request.is_secure():
+            return None
+        return request
+
+    def _learning(self, start_response, secure: bool):
+        def remember_headers(status, headers, exc_info=None):
+            if status.startswith("200 ") and secure not in self.learned_headers:
+                self.learned_headers[secure] = [
+                    (name, value) for name, value in headers if name.lower() not in PER_RESPONSE_HEADERS
+                ]
+            return start_response(status, headers, exc_info)
+
+        return remember_headers
+
+    def _response(self, request, body: bytes, headers, task_cache: TaskListCache) -> HttpResponse:
+        self.csrf.process_request(request)  # the visitor's secret from their cookie, or a new one
+        response = HttpResponse(rendering.insert_csrf_token(body, get_token(request)))
+        for name, value in headers:
+            response[name] = value
+        response["Expires"] = http_date()
+        response["Content-Length"] = str(len(response.content))
+        if settings.TASKLIST_X_CACHE_HEADER:
+            response["X-Cache"] = "; ".join(f"{layer}={how}" for layer, how in task_cache.served.items())
+        return self.csrf.process_response(request, response)  # sets the cookie if it is new
