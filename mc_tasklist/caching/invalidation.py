@@ -95,9 +95,11 @@ def apply(changes: dict[int, int]) -> bool:
     """
     pages = max(changes.values())
     if settings.TASKLIST_INVALIDATION == "version":
-        confirmed = _next_generation()
+        confirmed = _next_generation(keys.GENERATION_KEY)
     else:
         confirmed = not cache.delete_many_unreached(keys.list_keys(pages))
+        if pages > keys.PAGES_DELETED_BY_KEY:
+            confirmed = _next_generation(keys.DEEP_GENERATION_KEY) and confirmed
     if not confirmed:
         pending.add(changes, expired_by=time.monotonic() + keys.entries_expire_within())
         return False
@@ -117,15 +119,15 @@ def retry_pending() -> None:
         apply(due)
 
 
-def _next_generation() -> bool:
+def _next_generation(key: str) -> bool:
     try:
-        cache.incr(keys.GENERATION_KEY)
+        cache.incr(key)
         return True
     except ValueError:
         # No generation (evicted), or the server did not answer. Deleting it
         # does what the increment would: readers start a new random one, which
         # names no old entry.
-        return not cache.delete_many_unreached([keys.GENERATION_KEY])
+        return not cache.delete_many_unreached([key])
 
 
 def _mark_confirmed(change_ids: list[int]) -> None:

@@ -54,27 +54,39 @@ class TaskListCache:
             self.cache_seconds += time.perf_counter() - start
 
     @cached_property
-    def _version(self):
-        """The key version for query and page entries; read once per request."""
-        if self.strategy != "version":
-            return None
+    def _generation(self):
+        """Under ``version``, the generation naming every list and page entry; read once per request."""
         with self._waiting_for_cache():
-            return current_generation()
+            return current_generation(keys.GENERATION_KEY)
+
+    @cached_property
+    def _deep_generation(self):
+        """Under ``delete`` and ``update``, the generation naming the pages a write does not delete one by one."""
+        with self._waiting_for_cache():
+            return current_generation(keys.DEEP_GENERATION_KEY)
+
+    def _version(self, number: int):
+        """The key version of page ``number``'s list and page entries (None: unversioned)."""
+        if self.strategy == "version":
+            return self._generation
+        if self.strategy in ("delete", "update") and number > keys.PAGES_DELETED_BY_KEY:
+            return self._deep_generation
+        return None
 
     def tasks(self, number: int, load: Callable[[int], dict]) -> dict:
         """One page of the list, newest first: {"tasks": [...], "count": all tasks}."""
-        return self._fetch("query", keys.tasks_key(number), lambda: load(number), _is_task_page)
+        return self._fetch("query", keys.tasks_key(number), self._version(number), lambda: load(number), _is_task_page)
 
     def refill_tasks(self, number: int, load: Callable[[int], dict]) -> dict:
         """Load one page of the list and store it, whether or not the cache had it (the ``update`` strategy)."""
-        return self._fill(keys.tasks_key(number), lambda: load(number), _is_task_page)
+        return self._fill(keys.tasks_key(number), self._version(number), lambda: load(number), _is_task_page)
 
     def page(self, number: int, render: Callable[[], str]) -> bytes:
-        return self._fetch("page", keys.page_key(number), lambda: render().encode(), _is_page)
+        return self._fetch("page", keys.page_key(number), self._version(number), lambda: render().encode(), _is_page)
 
     def refill_page(self, number: int, render: Callable[[], str]) -> bytes:
         """Render one page and store it under a lease, as a reader's fill does (after a write)."""
-        return self._fill(keys.page_key(number), lambda: render().encode(), _is_page)
+        return self._fill(keys.page_key(number), self._version(number), lambda: render().encode(), _is_page)
 
     def cached_page(self, number: int) -> bytes | None:
         """The page entry if the cache holds it (a hit, counted), else None; nothing is filled.
@@ -82,9 +94,10 @@ class TaskListCache:
         For the fast path (mc_tasklist/page_hits.py): on None the request goes the
         whole way through Django, which counts the miss and fills the entry.
         """
-        if "page" not in self.layers or pending or self._version is CACHE_UNAVAILABLE:
+        version = self._version(number) if "page" in self.layers and not pending else CACHE_UNAVAILABLE
+        if version is CACHE_UNAVAILABLE:
             return None
-        value = self._get(keys.page_key(number), _is_page)
+        value = self._get(keys.page_key(number), version, _is_page)
         if value is not None:
             self.served["page"] = "hit"
             stats.record("page_hit")
@@ -108,7 +121,7 @@ class TaskListCache:
                 cache.set_many(rendered, keys.FRAGMENT_TTL)
         return [found[key] if key in found else rendered[key] for key in row_keys]
 
-    def _fetch(self, layer: str, key: str, compute: Callable, valid: Callable[[object], bool]):
+    def _fetch(self, layer: str, key: str, version, compute: Callable, valid: Callable[[object], bool]):
         if layer not in self.layers:
             self.served[layer] = "off"
             return compute()
@@ -117,30 +130,30 @@ class TaskListCache:
             # could not get confirmed (see caching/pending.py).
             self.served[layer] = "unconfirmed"
             return compute()
-        if self._version is CACHE_UNAVAILABLE:
+        if version is CACHE_UNAVAILABLE:
             self.served[layer] = "unavailable"
             return compute()
-        value = self._get(key, valid)
+        value = self._get(key, version, valid)
         outcome = "miss" if value is None else "hit"  # An empty list is a hit too.
         self.served[layer] = outcome
         stats.record(f"{layer}_{outcome}")
-        return value if value is not None else self._fill(key, compute, valid)
+        return value if value is not None else self._fill(key, version, compute, valid)
 
-    def _get(self, key: str, valid: Callable[[object], bool]):
+    def _get(self, key: str, version, valid: Callable[[object], bool]):
         """The entry, or None. One of the wrong shape is removed, so that it can be filled again.
 
         The cache returns only values this app signed (sasl_memcached/values.py),
         but a value copied from one key to another is still signed.
         """
         with self._waiting_for_cache():
-            value = cache.get(key, version=self._version)
+            value = cache.get(key, version=version)
             if value is None or valid(value):
                 return value
             logger.warning("cache entry %r has the wrong shape (%s); removed", key, type(value).__name__)
-            cache.delete(key, version=self._version)
+            cache.delete(key, version=version)
         return None
 
-    def _fill(self, key: str, compute: Callable, valid: Callable[[object], bool]):
+    def _fill(self, key: str, version, compute: Callable, valid: Callable[[object], bool]):
         """Compute a missing entry and store it, unless another process is already at it.
 
         Then wait for that process's value instead of computing it too: a burst
@@ -153,7 +166,7 @@ class TaskListCache:
         waited = False
         while True:
             with self._waiting_for_cache():
-                lease = cache.lease(key, keys.lease_ttl(), version=self._version)
+                lease = cache.lease(key, keys.lease_ttl(), version=version)
             if lease is CACHE_UNAVAILABLE or (lease is None and time.monotonic() > deadline):
                 return compute()  # Nobody will fill it (cache down), or the filler is gone.
             if lease is not None:
@@ -163,17 +176,17 @@ class TaskListCache:
                     # The database failed us: give the entry back at once, so that the
                     # readers waiting for it stop waiting now, not when their budget ends.
                     with self._waiting_for_cache():
-                        cache.delete(key, version=self._version)
+                        cache.delete(key, version=version)
                     raise
                 with self._waiting_for_cache():
-                    cache.set_if_leased(key, lease, value, self.ttl, version=self._version)
+                    cache.set_if_leased(key, lease, value, self.ttl, version=version)
                 return value
             if not waited:
                 waited = True
                 stats.record("stampede_wait")
             with self._waiting_for_cache():
                 time.sleep(STAMPEDE_POLL_SECONDS)
-            value = self._get(key, valid)
+            value = self._get(key, version, valid)
             if value is not None:
                 return value
 
@@ -191,17 +204,17 @@ def _is_task_page(value) -> bool:
     )
 
 
-def current_generation():
-    """The generation that names the list and page entries under ``version``, or CACHE_UNAVAILABLE."""
-    generation = cache.get(keys.GENERATION_KEY)
+def current_generation(key: str):
+    """The generation stored under ``key`` (it names entries by their key's version), or CACHE_UNAVAILABLE."""
+    generation = cache.get(key)
     if generation is not None and not isinstance(generation, int):
-        cache.delete(keys.GENERATION_KEY)
+        cache.delete(key)
         generation = None
     if generation is None:
         # Random, not 1: after an eviction, counting again from 1 could name
         # entries written under an earlier 1.
         candidate = secrets.randbits(62)
-        if cache.add(keys.GENERATION_KEY, candidate, keys.GENERATION_TTL):
+        if cache.add(key, candidate, keys.GENERATION_TTL):
             return candidate
-        generation = cache.get(keys.GENERATION_KEY)
+        generation = cache.get(key)
     return CACHE_UNAVAILABLE if generation is None else generation

@@ -126,3 +126,38 @@ def test_a_bulk_delete_in_the_admin_refreshes_every_page(small_pages, strategy):
     assert names(Client().get("/?page=1")) == ["Task 9", "Task 7", "Task 6"]
     assert names(Client().get("/?page=2")) == ["Task 5", "Task 4"]
     assert Client().get("/?page=3").status_code == 404
+
+
+@pytest.mark.parametrize("strategy", ["delete", "update"])
+def test_pages_past_those_deleted_by_key_are_refreshed_by_their_generation(settings, cache_setup, strategy):
+    from mc_tasklist.caching import keys
+
+    cache_setup(invalidation=strategy)
+    settings.TASKLIST_PAGE_SIZE = 1
+    Task.objects.bulk_create(Task(name=f"Task {n}") for n in range(1, keys.PAGES_DELETED_BY_KEY + 6))
+    deep = keys.PAGES_DELETED_BY_KEY + 3
+    before = names(Client().get(f"/?page={deep}"))
+    assert "page=hit" in Client().get(f"/?page={deep}")["X-Cache"]
+    services.task_create(name="Newest")
+    after = names(Client().get(f"/?page={deep}"))
+    assert after != before, "every task moved one page down"
+    assert after == [f"Task {keys.PAGES_DELETED_BY_KEY + 5 - deep + 2}"]
+
+
+def test_a_write_deletes_as_many_keys_at_a_million_tasks_as_at_a_hundred(settings, cache_setup, memcached):
+    from mc_tasklist.caching import keys
+
+    def deletes_for_an_add() -> int:
+        before = memcached.stats()
+        services.task_create(name="Counted")
+        after = memcached.stats()
+        return sum(int(after[name]) - int(before[name]) for name in ("delete_hits", "delete_misses"))
+
+    Task.objects.bulk_create(Task(name=f"Task {n}") for n in range(100))
+    settings.TASKLIST_PAGE_SIZE = 50
+    small = deletes_for_an_add()
+    settings.TASKLIST_PAGE_SIZE = 1  # as many pages as a million tasks on pages of fifty would make
+    large = deletes_for_an_add()
+    assert small == 2 * 3, "both entries of each of the three pages"
+    # The first pages' entries, and the deep pages' generation (deleted: none was read yet, so none exists).
+    assert large == 2 * keys.PAGES_DELETED_BY_KEY + 1
