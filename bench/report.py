@@ -108,8 +108,9 @@ def table(report: dict) -> str:
         "",
         "goals:",
         *(f"  {name}: {value}" for name, value in report["goals"].items()),
-        f"  tutorial staleness: after one add through one worker, {report['goals']['tutorial_stale_reads']} reads"
-        f" over {report['tutorial_staleness']['over_seconds']:.0f} s did not show it",
+        f"  tutorial staleness: {report['goals']['tutorial_stale_reads']} reads within"
+        f" {report['tutorial_staleness']['over_seconds']:.0f} s of an acknowledged add did not show it;"
+        f" {report['tutorial_staleness']['never_seen']} of {report['tutorial_staleness']['probes']} adds never showed",
     ]
     return "\n".join(lines)
 
