@@ -9,10 +9,9 @@ control_socket = os.path.expanduser(f"~/.gunicorn/gunicorn-{os.environ.get('PORT
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads, not one request per process: a client that sends its headers slowly holds whatever
 # reads them until it is done. Two such clients stall two sync workers; here they hold two of
-# each worker's 16 threads (tested: django_tasklist/tests/test_gunicorn.py). A thread that used
-# the database keeps its connection for a minute: size the database for workers x threads x
-# instances at full load, or lower GUNICORN_THREADS. A buffering proxy in front (App Platform's
-# edge, nginx in make stack) absorbs slow clients before they reach gunicorn at all.
+# each worker's 16 threads (tested: django_tasklist/tests/test_gunicorn.py). Database connections
+# are not kept per thread (DATABASE_CONN_MAX_AGE, settings.py). A buffering proxy in front (App
+# Platform's edge, nginx in make stack) absorbs slow clients before they reach gunicorn at all.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 # Heartbeat files in memory: App Platform's disk can stall the workers' heartbeat.

@@ -166,7 +166,17 @@ if DEVELOPMENT_MODE:
     }
 elif os.environ.get("DATABASE_URL"):
     DATABASE_URL = refuse_placeholder("DATABASE_URL", os.environ["DATABASE_URL"])
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # gunicorn runs 16 threads per worker (gunicorn.conf.py). A connection kept per thread would
+    # multiply connections by threads, past what a small managed PostgreSQL allows (22 on App
+    # Platform's smallest), so by default a request that needs the database opens one and closes
+    # it (a few milliseconds); page hits need none. Raise it with a connection pooler in front.
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=int(env_number("DATABASE_CONN_MAX_AGE", 0)),
+            conn_health_checks=True,
+        )
+    }
     # An unreachable database fails a request in seconds instead of hanging it.
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 elif BUILDING:

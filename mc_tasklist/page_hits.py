@@ -17,13 +17,20 @@ answers `GET /` and `GET /?page=N` itself when all of these hold:
   the middleware would have added (with a fresh Expires), and a change to the
   middleware or its settings changes both paths at once.
 
+The visitor's token is Django's masked token, made as Django makes it (the
+secret from the visitor's CSRF cookie, or a new one sent in that cookie, and
+a fresh mask), with the randomness drawn in one ``os.urandom`` call: Django's
+``get_random_string`` draws once per character, which cost more than the rest
+of a hit together. The tests post every kind of token this makes.
+
 Anything else goes to Django, which answers as before and fills the entry.
 What a hit skips: sessions, authentication, messages, django-axes, WhiteNoise,
 the view. What it still does: host validation, the HTTPS rule, pending
-retries, CSRF (Django's own middleware methods make the token and the
-cookie), the X-Cache header where enabled, the request log line, the counters.
+retries, CSRF (a token per visitor, and the cookie renewed as Django renews
+it), the X-Cache header where enabled, the request log line, the counters.
 """
 
+import os
 import time
 
 from django.conf import settings
@@ -31,7 +38,8 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpResponse
-from django.middleware.csrf import CsrfViewMiddleware, get_token
+from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
+from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date
 
 from mc_tasklist import rendering, stats
@@ -42,11 +50,39 @@ from mc_tasklist.views import log_list_request, requested_page
 # Set per response, never replayed.
 PER_RESPONSE_HEADERS = frozenset({"set-cookie", "content-length", "x-cache", "date", "expires"})
 
+_CHAR_INDEX = {char: index for index, char in enumerate(CSRF_ALLOWED_CHARS)}
+# Random bytes at or above this are dropped, so that every character is equally likely.
+_UNBIASED_BELOW = 256 - 256 % len(CSRF_ALLOWED_CHARS)
+
+
+def random_csrf_string() -> str:
+    """CSRF_SECRET_LENGTH characters of CSRF_ALLOWED_CHARS, uniformly from the OS's random source."""
+    chosen: list[str] = []
+    while len(chosen) < CSRF_SECRET_LENGTH:
+        chosen += [
+            CSRF_ALLOWED_CHARS[byte % len(CSRF_ALLOWED_CHARS)] for byte in os.urandom(48) if byte < _UNBIASED_BELOW
+        ]
+    return "".join(chosen[:CSRF_SECRET_LENGTH])
+
+
+def masked_token(secret: str) -> str:
+    """Django's token for ``secret``: a random mask, then the secret shifted by it (django/middleware/csrf.py)."""
+    mask = random_csrf_string()
+    size = len(CSRF_ALLOWED_CHARS)
+    return mask + "".join(
+        CSRF_ALLOWED_CHARS[(_CHAR_INDEX[s] + _CHAR_INDEX[m]) % size] for s, m in zip(secret, mask, strict=True)
+    )
+
+
+def visitor_secret(request) -> str | None:
+    """The secret in the visitor's CSRF cookie, if it is one Django would accept as it stands."""
+    secret = request.COOKIES.get(settings.CSRF_COOKIE_NAME, "")
+    return secret if len(secret) == CSRF_SECRET_LENGTH and all(c in _CHAR_INDEX for c in secret) else None
+
 
 class CachedPageHits:
     def __init__(self, application):
         self.application = application
-        self.csrf = CsrfViewMiddleware(lambda request: None)
         # The headers of a list page answered through Django, by whether it came over HTTPS
         # (HSTS is sent only then).
         self.learned_headers: dict[bool, list[tuple[str, str]]] = {}
@@ -101,12 +137,25 @@ class CachedPageHits:
         return remember_headers
 
     def _response(self, request, body: bytes, headers, task_cache: TaskListCache) -> HttpResponse:
-        self.csrf.process_request(request)  # the visitor's secret from their cookie, or a new one
-        response = HttpResponse(rendering.insert_csrf_token(body, get_token(request)))
+        secret = visitor_secret(request) or random_csrf_string()
+        response = HttpResponse(rendering.insert_csrf_token(body, masked_token(secret)))
         for name, value in headers:
             response[name] = value
         response["Expires"] = http_date()
         response["Content-Length"] = str(len(response.content))
         if settings.TASKLIST_X_CACHE_HEADER:
             response["X-Cache"] = "; ".join(f"{layer}={how}" for layer, how in task_cache.served.items())
-        return self.csrf.process_response(request, response)  # sets the cookie if it is new
+        # As Django's CsrfViewMiddleware does whenever a page uses the token: the cookie is sent
+        # again (its expiry renewed), with the same attributes.
+        response.set_cookie(
+            settings.CSRF_COOKIE_NAME,
+            secret,
+            max_age=settings.CSRF_COOKIE_AGE,
+            domain=settings.CSRF_COOKIE_DOMAIN,
+            path=settings.CSRF_COOKIE_PATH,
+            secure=settings.CSRF_COOKIE_SECURE,
+            httponly=settings.CSRF_COOKIE_HTTPONLY,
+            samesite=settings.CSRF_COOKIE_SAMESITE,
+        )
+        patch_vary_headers(response, ("Cookie",))
+        return response

@@ -56,7 +56,10 @@ class Visitor:
             connection.close()
         for cookie in response.headers.get_all("Set-Cookie") or []:
             name, _, rest = cookie.partition("=")
-            self.cookies[name.strip()] = rest.split(";", 1)[0]
+            if "max-age=0" in rest.lower():  # deleted, as a browser deletes it
+                self.cookies.pop(name.strip(), None)
+            else:
+                self.cookies[name.strip()] = rest.split(";", 1)[0]
         return response
 
     def get(self, path: str = "/") -> Response:

@@ -71,9 +71,30 @@ def test_each_visitor_of_a_fast_hit_gets_their_own_token_and_cookie_and_the_toke
     cookie = next(h for h in alice_page.headers.get_all("Set-Cookie") if h.startswith("__Host-csrftoken="))
     assert all(part in cookie.lower() for part in ["; secure", "; httponly", "samesite=lax", "path=/"])
     assert alice.post("/add", {"name": "posted with a fast-path token"}).status == 302
-    again = alice.get("/")  # alice's cookie is kept: the same secret, a new mask, no new cookie
-    assert "Set-Cookie" not in again.headers or "__Host-csrftoken" not in again.headers["Set-Cookie"]
+    secret = alice.cookies["__Host-csrftoken"]
+    alice.get("/")  # a message waits: through Django
+    again = alice.get("/")
+    assert served_fast(fast)[-1] is True
+    assert alice.cookies["__Host-csrftoken"] == secret, "a returning visitor keeps their secret"
+    assert again.csrf_tokens()[0] != alice_page.csrf_tokens()[0], "with a new mask on every page"
+    assert alice.post("/add", {"name": "posted with a returning visitor's token"}).status == 302
     assert Visitor(fast.port).request("POST", "/add", {"name": "no token"}).status == 403
+
+
+def test_tokens_are_drawn_uniformly_from_django_s_alphabet():
+    from collections import Counter
+
+    from django.middleware.csrf import CSRF_ALLOWED_CHARS, _unmask_cipher_token
+
+    from mc_tasklist.page_hits import masked_token, random_csrf_string
+
+    secret = random_csrf_string()
+    token = masked_token(secret)
+    assert len(token) == 64 and set(token) <= set(CSRF_ALLOWED_CHARS)
+    assert _unmask_cipher_token(token) == secret, "Django reads back the secret"
+    counts = Counter("".join(random_csrf_string() for _ in range(2000)))
+    assert set(counts) == set(CSRF_ALLOWED_CHARS)
+    assert max(counts.values()) / min(counts.values()) < 1.35, "no character noticeably likelier"
 
 
 def test_a_visitor_with_a_message_or_a_session_goes_through_django(apps, app_env):
