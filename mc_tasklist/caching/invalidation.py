@@ -33,7 +33,7 @@ from mc_tasklist.caching import keys
 from mc_tasklist.caching.pending import pending
 from mc_tasklist.caching.read_through import TaskListCache
 from mc_tasklist.models import UnconfirmedInvalidation
-from mc_tasklist.selectors import page_count, task_count, task_page
+from mc_tasklist.selectors import page_count, task_count_up_to, task_page
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +65,11 @@ def _list_changed(*, removed: int) -> None:
     """Record the change in the write's transaction; invalidate once it commits."""
     if settings.TASKLIST_INVALIDATION == "expire":
         return  # Entries live out their TTL: the documented lag.
-    # Newest first: one task more or less shifts every page, so every page that
-    # could have been cached goes.
-    pages = page_count(task_count() + removed)
+    # Newest first: one task more or less shifts every page, so every page that could have been
+    # cached goes. Past PAGES_DELETED_BY_KEY pages one generation names them all, so counting
+    # further would change nothing (and cost a full count).
+    enough = (keys.PAGES_DELETED_BY_KEY + 1) * settings.TASKLIST_PAGE_SIZE
+    pages = page_count(task_count_up_to(enough) + removed)
     change = UnconfirmedInvalidation.objects.create(pages=pages)
     _notify(f"new {change.id} {pages}")
     transaction.on_commit(partial(_after_commit, change.id, pages))
