@@ -55,7 +55,7 @@ $(VENV)/django-tests/.unpacked: $(VENV)/.installed requirements-django-tests.txt
 	rm $(VENV)/django-tests/django-*.tar.gz
 	touch $@
 
-## The benchmark (see README): make bench, or make bench-quick (under 2 minutes)
+## The benchmark (see docs/bench.md): make bench (about 10 minutes), or make bench-quick (about 3)
 bench: $(VENV)/.bench-installed
 	$(PYTHON) -m bench.run $(BENCH_ARGS)
 
