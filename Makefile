@@ -28,10 +28,10 @@ run: $(VENV)/.runtime-installed
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py runserver 127.0.0.1:$(PORT)
 
-## Create a staff user for /admin/ and /stats/ (asks for a name and password)
+## Create a staff user for /admin/ and /stats/ (asks; or set DJANGO_SUPERUSER_USERNAME, _EMAIL, _PASSWORD)
 superuser: $(VENV)/.runtime-installed
 	$(PYTHON) manage.py migrate --noinput
-	$(PYTHON) manage.py createsuperuser
+	$(PYTHON) manage.py createsuperuser $(if $(DJANGO_SUPERUSER_PASSWORD),--noinput)
 
 ## The production topology here: nginx on STACK_PORT (8080) before 2 gunicorn instances, PostgreSQL, SASL memcached
 stack: $(VENV)/.runtime-installed
