@@ -10,7 +10,8 @@ from chaos.scenarios import Timings
 def write_report(results: list[Result], timings: Timings, strategy: str, visitors: int, seed: int, stem: Path) -> None:
     table = format_table(results)
     setup = (
-        f"strategy {strategy}, TTL {timings.ttl} s, {visitors} visitors, 2 instances x 2 workers (gthread, 16 threads), "
+        f"strategy {strategy}, TTL {timings.ttl} s, {visitors} visitors, "
+        "2 instances x 2 workers (gthread, 16 threads), "
         f"healthy {timings.healthy} s, outage {timings.outage} s, pause {timings.pause} s, seed {seed}"
     )
     missed = [f"- {result.scenario}: {miss}" for result in results for miss in result.missed]
