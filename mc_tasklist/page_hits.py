@@ -9,7 +9,9 @@ answers `GET /` and `GET /?page=N` itself when all of these hold:
 
 * the host is allowed and, where HTTPS is required, the request came over it;
 * the visitor has no session and no flash message waiting (both need Django);
-* nothing this process wrote is unconfirmed by the cache (caching/pending.py);
+* this process holds no invalidation the cache has not confirmed
+  (caching/pending.py): retrying one may write to the database, which is
+  Django's to do, with its connection handling;
 * the page is in the cache (the same entry, read the same way, as the view's:
   every consistency promise holds unchanged);
 * this process has already answered such a request through Django and kept
@@ -20,14 +22,14 @@ answers `GET /` and `GET /?page=N` itself when all of these hold:
 The visitor's token is Django's masked token, made as Django makes it (the
 secret from the visitor's CSRF cookie, or a new one sent in that cookie, and
 a fresh mask), with the randomness drawn in one ``os.urandom`` call: Django's
-``get_random_string`` draws once per character, which cost more than the rest
-of a hit together. The tests post every kind of token this makes.
+``get_random_string`` draws once per character, which was about 30 % of a
+hit. The tests post every kind of token this makes.
 
 Anything else goes to Django, which answers as before and fills the entry.
 What a hit skips: sessions, authentication, messages, django-axes, WhiteNoise,
-the view. What it still does: host validation, the HTTPS rule, pending
-retries, CSRF (a token per visitor, and the cookie renewed as Django renews
-it), the X-Cache header where enabled, the request log line, the counters.
+the view. What it still does: host validation, the HTTPS rule, CSRF (a token
+per visitor, and the cookie renewed as Django renews it), the X-Cache header
+where enabled, the request log line, the counters.
 """
 
 import os
@@ -43,7 +45,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date
 
 from mc_tasklist import rendering, stats
-from mc_tasklist.caching.invalidation import retry_pending
+from mc_tasklist.caching.pending import pending
 from mc_tasklist.caching.read_through import TaskListCache
 from mc_tasklist.views import log_list_request, requested_page
 
@@ -93,7 +95,6 @@ class CachedPageHits:
         if request is None:
             return self.application(environ, start_response)
         secure = request.is_secure()
-        retry_pending()
         number = requested_page(request)
         task_cache = TaskListCache()
         body = task_cache.cached_page(number) if secure in self.learned_headers else None
@@ -123,6 +124,8 @@ class CachedPageHits:
         except DisallowedHost:
             return None
         if settings.SECURE_SSL_REDIRECT and not request.is_secure():
+            return None
+        if pending:
             return None
         return request
 
