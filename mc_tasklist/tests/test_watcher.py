@@ -62,6 +62,7 @@ def test_while_a_change_is_unconfirmed_this_process_reads_no_list_or_page_from_t
         assert names == ["Committed behind the cache's back"], "from the database, not the cached list"
         assert reads.page(1, lambda: "rendered now") == b"rendered now"
         assert reads.served == {"query": "unconfirmed", "page": "unconfirmed"}
+        assert TaskListCache().cached_page(1) is None, "nor does the fast path: the request goes through Django"
     finally:
         pending.forget()
     assert "page=hit" in Client().get("/")["X-Cache"], "once nothing is pending, the cache serves again"
