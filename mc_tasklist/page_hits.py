@@ -10,8 +10,9 @@ answers `GET /` and `GET /?page=N` itself when all of these hold:
 * the host is allowed and, where HTTPS is required, the request came over it;
 * the visitor has no session and no flash message waiting (both need Django);
 * this process holds no invalidation the cache has not confirmed
-  (caching/pending.py): retrying one may write to the database, which is
-  Django's to do, with its connection handling;
+  (caching/pending.py; ``TaskListCache.cached_page`` declines then): retrying
+  one may write to the database, which is Django's to do, with its connection
+  handling;
 * the page is in the cache (the same entry, read the same way, as the view's:
   every consistency promise holds unchanged);
 * this process has already answered such a request through Django and kept
@@ -45,9 +46,8 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date
 
 from mc_tasklist import rendering, stats
-from mc_tasklist.caching.pending import pending
 from mc_tasklist.caching.read_through import TaskListCache
-from mc_tasklist.views import log_list_request, requested_page
+from mc_tasklist.views import add_x_cache_header, log_list_request, requested_page
 
 # Set per response, never replayed.
 PER_RESPONSE_HEADERS = frozenset({"set-cookie", "content-length", "x-cache", "date", "expires"})
@@ -125,8 +125,6 @@ class CachedPageHits:
             return None
         if settings.SECURE_SSL_REDIRECT and not request.is_secure():
             return None
-        if pending:
-            return None
         return request
 
     def _learning(self, start_response, secure: bool):
@@ -146,8 +144,7 @@ class CachedPageHits:
             response[name] = value
         response["Expires"] = http_date()
         response["Content-Length"] = str(len(response.content))
-        if settings.TASKLIST_X_CACHE_HEADER:
-            response["X-Cache"] = "; ".join(f"{layer}={how}" for layer, how in task_cache.served.items())
+        add_x_cache_header(response, task_cache)
         # As Django's CsrfViewMiddleware does whenever a page uses the token: the cookie is sent
         # again (its expiry renewed), with the same attributes.
         response.set_cookie(

@@ -82,13 +82,18 @@ def list_page_response(
         body = rendering.render_page(task_cache, number, form=form, error=error, messages=list(pending)).encode()
         task_cache.served["page"] = "bypass"
     response = HttpResponse(rendering.insert_csrf_token(body, get_token(request)), status=status)
-    if settings.TASKLIST_X_CACHE_HEADER:
-        response["X-Cache"] = "; ".join(f"{layer}={how}" for layer, how in task_cache.served.items())
+    add_x_cache_header(response, task_cache)
     # The body holds this visitor's token and messages: no browser or proxy may
     # keep it, or reuse it after the list changes.
     add_never_cache_headers(response)
     log_list_request(request, number, status, task_cache, started)
     return response
+
+
+def add_x_cache_header(response: HttpResponse, task_cache: TaskListCache) -> None:
+    """How each layer served the page (page=hit...), where TASKLIST_X_CACHE_HEADER shows it."""
+    if settings.TASKLIST_X_CACHE_HEADER:
+        response["X-Cache"] = "; ".join(f"{layer}={how}" for layer, how in task_cache.served.items())
 
 
 def log_list_request(
