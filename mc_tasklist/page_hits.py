@@ -5,7 +5,7 @@ the visitor's CSRF cookie if they have none, and the headers every list page
 carries (security headers, CSP, Permissions-Policy, Cache-Control, Vary).
 Walking Django's handler, URL resolver and fifteen middleware for that cost
 more than the page itself. So this WSGI wrapper (django_tasklist/wsgi.py)
-answers `GET /` and `GET /?page=N` itself when all of these hold:
+answers `GET /`, `GET /?before=<id>` and `GET /?after=<id>` itself when all of these hold:
 
 * the host is allowed and, where HTTPS is required, the request came over it;
 * the visitor has no session and no flash message waiting (both need Django);
@@ -45,9 +45,8 @@ from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
 from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date
 
-from mc_tasklist import rendering, stats
+from mc_tasklist import list_page, paging, rendering, stats
 from mc_tasklist.caching.read_through import TaskListCache
-from mc_tasklist.views import add_x_cache_header, log_list_request, requested_page
 
 # Set per response, never replayed.
 PER_RESPONSE_HEADERS = frozenset({"set-cookie", "content-length", "x-cache", "date", "expires"})
@@ -95,9 +94,9 @@ class CachedPageHits:
         if request is None:
             return self.application(environ, start_response)
         secure = request.is_secure()
-        number = requested_page(request)
+        page = paging.requested(request.GET)
         task_cache = TaskListCache()
-        body = task_cache.cached_page(number) if secure in self.learned_headers else None
+        body = task_cache.cached_page(page) if page is not None and secure in self.learned_headers else None
         if body is None:
             return self.application(environ, self._learning(start_response, secure))
         response = self._response(request, body, self.learned_headers[secure], task_cache)
@@ -105,7 +104,7 @@ class CachedPageHits:
             f"{response.status_code} {response.reason_phrase}",
             [*response.items(), *(("Set-Cookie", cookie.output(header="")) for cookie in response.cookies.values())],
         )
-        log_list_request(request, number, 200, task_cache, started, fast_path=True)
+        list_page.log(request, page, 200, task_cache, started, fast_path=True)
         stats.observe_request(time.perf_counter() - started)
         return [response.content]
 
@@ -139,12 +138,12 @@ class CachedPageHits:
 
     def _response(self, request, body: bytes, headers, task_cache: TaskListCache) -> HttpResponse:
         secret = visitor_secret(request) or random_csrf_string()
-        response = HttpResponse(rendering.insert_csrf_token(body, masked_token(secret)))
+        response = HttpResponse(rendering.insert_visitor_parts(body, masked_token(secret)))
         for name, value in headers:
             response[name] = value
         response["Expires"] = http_date()
         response["Content-Length"] = str(len(response.content))
-        add_x_cache_header(response, task_cache)
+        list_page.add_x_cache_header(response, task_cache)
         # As Django's CsrfViewMiddleware does whenever a page uses the token: the cookie is sent
         # again (its expiry renewed), with the same attributes.
         response.set_cookie(

@@ -4,47 +4,67 @@ import time
 
 from django.conf import settings
 
-from mc_tasklist import stats
-from mc_tasklist.models import Task
+from mc_tasklist import paging, stats
+from mc_tasklist.models import Task, TaskCount
+from mc_tasklist.paging import PageElsewhere, PageRef
 
 
-def task_page(number: int) -> dict:
+def task_page(ref: PageRef) -> dict:
     """One page of tasks, newest first, as plain values: what the query layer caches.
 
     Plain values, not a QuerySet: a pickled QuerySet is tied to Django's
     internals and may not load after an upgrade, and it re-runs its query.
-    Returns {"tasks": [{"id", "name", "created_at"}, ...], "count": all tasks}.
+    Returns {"tasks": [{"id", "name", "created_at"}, ...], "older": whether
+    older tasks follow, "count": all tasks (on the first page; None on others,
+    so that an add, which changes the count, need not touch them)}.
+
+    Raises PageElsewhere when the anchor is not a task (deleted since the link
+    was made, or typed): the same tasks are then shown under the anchor that
+    names them, so each page has one address and one cache entry, and a page
+    cached under an anchor above the newest task cannot miss a task added later.
     """
     stats.record("task_list_query")
     if settings.TASKLIST_QUERY_DELAY:
         # The tutorial's stand-in for an expensive query.
         time.sleep(settings.TASKLIST_QUERY_DELAY)
     size = settings.TASKLIST_PAGE_SIZE
-    start = (number - 1) * size
-    tasks = list(Task.objects.order_by("-id").values("id", "name", "created_at")[start : start + size])
-    return {"tasks": tasks, "count": task_count()}
+    fields = ("id", "name", "created_at")
+    newest_first = Task.objects.order_by("-id")
+    if ref.kind == "first":
+        tasks = list(newest_first.values(*fields)[: size + 1])
+        return {"tasks": tasks[:size], "older": len(tasks) > size, "count": task_count()}
+    if ref.kind == "before":
+        if not Task.objects.filter(id=ref.anchor).exists():
+            above = Task.objects.filter(id__gt=ref.anchor).order_by("id").values_list("id", flat=True).first()
+            raise PageElsewhere(paging.FIRST if above is None else paging.before(above))
+        tasks = list(newest_first.filter(id__lt=ref.anchor).values(*fields)[: size + 1])
+        if not tasks:
+            raise PageElsewhere(paging.OLDEST)
+        return {"tasks": tasks[:size], "older": len(tasks) > size, "count": None}
+    if ref.anchor and not Task.objects.filter(id=ref.anchor).exists():
+        below = newest_first.filter(id__lt=ref.anchor).values_list("id", flat=True).first()
+        raise PageElsewhere(paging.after(below or 0))
+    tasks = list(Task.objects.order_by("id").filter(id__gt=ref.anchor).values(*fields)[:size])
+    if len(tasks) < size:
+        raise PageElsewhere(paging.FIRST)  # The newest tasks: the first page shows them.
+    return {"tasks": tasks[::-1], "older": ref.anchor > 0, "count": None}
 
 
 def task_count() -> int:
-    return Task.objects.count()
+    """Every task, read from the row the database's triggers keep (models.TaskCount): one row at any size."""
+    return TaskCount.objects.filter(id=1).values_list("tasks", flat=True).first() or 0
 
 
-def task_count_up_to(limit: int) -> int:
-    """The number of tasks, or ``limit`` if there are at least that many: counting stops there,
-    so the cost does not grow with the list (COUNT(*) over a million rows takes tens of ms)."""
-    return Task.objects.all()[:limit].count()
+def page_holding(number: int) -> PageRef:
+    """Where an old numbered link (``?page=N``, pages of TASKLIST_PAGE_SIZE newest first) now points.
 
-
-def page_count(task_count: int) -> int:
-    """Pages the list fills; an empty list still has its first page."""
-    return max(1, -(-task_count // settings.TASKLIST_PAGE_SIZE))
-
-
-def page_in_range(number: int, task_count: int) -> tuple[int, bool]:
-    """The page to show for a requested page number, and whether the request was past the last page.
-
-    A page past the last shows the last one (with a 404), so a stale link still
-    lands somewhere useful and ``?page=<anything>`` never makes a new cache entry.
+    The page that starts where page N started; past the end, the oldest page.
+    Skipping to it costs an index scan as deep as the page, paid once per old link followed.
     """
-    last = page_count(task_count)
-    return (last, True) if number > last else (number, False)
+    skipped = (number - 1) * settings.TASKLIST_PAGE_SIZE
+    if number <= 1:
+        return paging.FIRST
+    if skipped >= task_count():
+        return paging.OLDEST
+    last_before = list(Task.objects.order_by("-id").values_list("id", flat=True)[skipped - 1 : skipped])
+    return paging.before(last_before[0]) if last_before else paging.OLDEST

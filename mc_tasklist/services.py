@@ -13,7 +13,7 @@ from mc_tasklist.models import Task
 def task_create(*, name: str) -> Task:
     with transaction.atomic():
         task = Task.objects.create(name=name)
-        invalidation.task_created()
+        invalidation.task_created(task)
     return task
 
 
@@ -32,7 +32,7 @@ def task_delete(*, task_id: int) -> Task | None:
         if task is None:
             return None
         task.delete()
-        invalidation.tasks_deleted(1)
+        invalidation.tasks_deleted()
     return task
 
 
@@ -41,5 +41,5 @@ def task_delete_many(*, task_ids: list[int]) -> int:
     with transaction.atomic():
         deleted, _ = Task.objects.filter(id__in=task_ids).delete()
         if deleted:
-            invalidation.tasks_deleted(deleted)
+            invalidation.tasks_deleted()
     return deleted

@@ -28,31 +28,37 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 
-from mc_tasklist import rendering, stats
+from mc_tasklist import stats
 from mc_tasklist.caching import keys
 from mc_tasklist.caching.pending import pending
 from mc_tasklist.caching.read_through import TaskListCache
-from mc_tasklist.models import UnconfirmedInvalidation
-from mc_tasklist.selectors import page_count, task_count_up_to, task_page
+from mc_tasklist.models import Task, UnconfirmedInvalidation
+from mc_tasklist.paging import FIRST
+from mc_tasklist.selectors import task_page
 
 logger = logging.getLogger(__name__)
 
-# The PostgreSQL channel: "new <id> <pages>" at a write's commit, "done <id>,<id>" once confirmed.
+# The PostgreSQL channel: "new <id> <0|1: older pages too>" at a write's commit, "done <id>,<id>" once confirmed.
 CHANNEL = "tasklist_invalidation"
 
 
-def task_created() -> None:
-    _list_changed(removed=0)
+def task_created(task: Task) -> None:
+    """A task was added: it is the newest, so the first page changes and no other.
+
+    Unless a task with a higher id committed first (ids are handed out before
+    commit, so two adds can commit out of order): then this one lands below
+    it, possibly on an older page, and the older pages go too.
+    """
+    _list_changed(older_pages=Task.objects.filter(id__gt=task.id).exists())
 
 
 def task_updated() -> None:
-    # A renamed task's row has a new fragment key; the lists and pages that hold it go.
-    _list_changed(removed=0)
+    # A renamed task's row has a new fragment key; the lists and pages that hold it go, wherever it is.
+    _list_changed(older_pages=True)
 
 
-def tasks_deleted(count: int) -> None:
-    """``count`` tasks are gone: every page that existed before they went is invalidated too."""
-    _list_changed(removed=count)
+def tasks_deleted() -> None:
+    _list_changed(older_pages=True)
 
 
 def cache_flushed() -> None:
@@ -61,47 +67,49 @@ def cache_flushed() -> None:
     pending.forget()
 
 
-def _list_changed(*, removed: int) -> None:
+def _list_changed(*, older_pages: bool) -> None:
     """Record the change in the write's transaction; invalidate once it commits."""
     if settings.TASKLIST_INVALIDATION == "expire":
         return  # Entries live out their TTL: the documented lag.
-    # Newest first: one task more or less shifts every page, so every page that could have been
-    # cached goes. Past PAGES_DELETED_BY_KEY pages one generation names them all, so counting
-    # further would change nothing (and cost a full count).
-    enough = (keys.PAGES_DELETED_BY_KEY + 1) * settings.TASKLIST_PAGE_SIZE
-    pages = page_count(task_count_up_to(enough) + removed)
-    change = UnconfirmedInvalidation.objects.create(pages=pages)
-    _notify(f"new {change.id} {pages}")
-    transaction.on_commit(partial(_after_commit, change.id, pages))
+    change_id = _record(older_pages)
+    transaction.on_commit(partial(_after_commit, change_id, older_pages))
 
 
-def _after_commit(change_id: int, pages: int) -> None:
+def _record(older_pages: bool) -> int:
+    """The outbox row and its announcement, in one statement on PostgreSQL."""
+    if connection.vendor != "postgresql":  # SQLite (development) has one process and nobody to tell.
+        return UnconfirmedInvalidation.objects.create(older_pages=older_pages).id
+    table = UnconfirmedInvalidation._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH change AS (INSERT INTO {table} (older_pages, created_at) VALUES (%s, now()) RETURNING id) "
+            "SELECT id, pg_notify(%s, concat('new ', id, ' ', %s::int)) FROM change",
+            [older_pages, CHANNEL, older_pages],
+        )
+        return cursor.fetchone()[0]
+
+
+def _after_commit(change_id: int, older_pages: bool) -> None:
     stats.record("invalidation")
-    confirmed = apply({change_id: pages})
+    apply({change_id: older_pages})
     if settings.TASKLIST_INVALIDATION == "update" and "query" in settings.TASKLIST_CACHE_LAYERS:
         # The first page's list is stored again; other pages' lists are left to their next reader.
-        TaskListCache().refill_tasks(1, task_page)
-    if confirmed and "page" in settings.TASKLIST_CACHE_LAYERS:
-        # The writer renders the first page again at once, under a lease like any fill, so that
-        # readers (and this writer's own redirect) find it instead of each missing and waiting.
-        # After the delete: a later write's delete voids this lease, so no older page is stored.
-        task_cache = TaskListCache()
-        task_cache.refill_page(1, lambda: rendering.render_page(task_cache, 1))
+        TaskListCache().refill_tasks(FIRST, task_page)
 
 
-def apply(changes: dict[int, int]) -> bool:
-    """Invalidate for committed changes (id -> pages). Returns whether every cache server confirmed.
+def apply(changes: dict[int, bool]) -> bool:
+    """Invalidate for committed changes (id -> whether older pages change too). Returns whether every
+    cache server confirmed.
 
     Confirmed changes are deleted from the outbox; the others stay there and in ``pending``.
     Deleting also voids the lease of any reader still filling these entries.
     """
-    pages = max(changes.values())
     if settings.TASKLIST_INVALIDATION == "version":
         confirmed = _next_generation(keys.GENERATION_KEY)
     else:
-        confirmed = not cache.delete_many_unreached(keys.list_keys(pages))
-        if pages > keys.PAGES_DELETED_BY_KEY:
-            confirmed = _next_generation(keys.DEEP_GENERATION_KEY) and confirmed
+        confirmed = not cache.delete_many_unreached(keys.first_page_keys())
+        if any(changes.values()):
+            confirmed = _next_generation(keys.OLDER_PAGES_GENERATION_KEY) and confirmed
     if not confirmed:
         pending.add(changes, expired_by=time.monotonic() + keys.entries_expire_within())
         return False

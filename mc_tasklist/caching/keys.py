@@ -9,6 +9,8 @@ import hashlib
 
 from django.conf import settings
 
+from mc_tasklist.paging import FIRST, PageRef
+
 LAYERS = ("page", "query", "fragment")
 STRATEGIES = ("expire", "delete", "version", "update")
 
@@ -18,17 +20,14 @@ PAGE_TEMPLATE = "mc_tasklist/index.html"
 ROW_TEMPLATE = "mc_tasklist/_task_row.html"
 STYLESHEET = "mc_tasklist/bootstrap.min.css"
 
-TASKS_KEY = "tasklist:tasks:v2"
-PAGE_KEY = "tasklist:page"
+TASKS_KEY = "tasklist:tasks:v3"
+PAGE_KEY = "tasklist:page:v3"
 FRAGMENT_KEY = "tasklist:row"
 GENERATION_KEY = "tasklist:generation"
-DEEP_GENERATION_KEY = "tasklist:deep-generation"
-
-# Under delete and update, a write deletes the list and page entries of the first pages by key;
-# pages past these are named by a generation the write moves instead (DEEP_GENERATION_KEY).
-# A write then costs the same at a hundred tasks as at a million, and a hit on the first
-# pages, where nearly every visitor stays, is still one cache read.
-PAGES_DELETED_BY_KEY = 20
+# Under delete and update, a write deletes the first page's entries by key; the older pages
+# (anchored at a task: mc_tasklist/paging.py) are named by this generation, which only a
+# delete or a rename moves. An add changes the first page alone.
+OLDER_PAGES_GENERATION_KEY = "tasklist:older-pages-generation"
 
 # A fragment's key names its content, so it cannot go stale: it only needs to
 # expire to free memory.
@@ -64,22 +63,18 @@ def render_version() -> str:
     return hashlib.blake2b("\0".join(sources).encode(), digest_size=6).hexdigest()
 
 
-def tasks_key(number: int) -> str:
+def tasks_key(page: PageRef = FIRST) -> str:
     # The page size is part of the key: changing it must not serve pages cut the old way.
-    return f"{TASKS_KEY}:{settings.TASKLIST_PAGE_SIZE}:{number}"
+    return f"{TASKS_KEY}:{settings.TASKLIST_PAGE_SIZE}:{page.key}"
 
 
-def page_key(number: int) -> str:
-    return f"{PAGE_KEY}:{render_version()}:{settings.TASKLIST_PAGE_SIZE}:{number}"
+def page_key(page: PageRef = FIRST) -> str:
+    return f"{PAGE_KEY}:{render_version()}:{settings.TASKLIST_PAGE_SIZE}:{page.key}"
 
 
-def list_keys(pages: int) -> list[str]:
-    """The list and page entries a write deletes by key: of pages 1 to ``pages``, at most PAGES_DELETED_BY_KEY."""
-    return [
-        key
-        for number in range(1, min(pages, PAGES_DELETED_BY_KEY) + 1)
-        for key in (tasks_key(number), page_key(number))
-    ]
+def first_page_keys() -> list[str]:
+    """The list and page entries every write deletes by key."""
+    return [tasks_key(FIRST), page_key(FIRST)]
 
 
 def fragment_key(task: dict) -> str:

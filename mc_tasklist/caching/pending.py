@@ -14,28 +14,28 @@ import time
 
 class PendingInvalidations:
     def __init__(self):
-        self._changes: dict[int, tuple[int, float]] = {}  # id -> (pages, expired by)
+        self._changes: dict[int, tuple[bool, float]] = {}  # id -> (older pages too, expired by)
         self._lock = threading.Lock()
 
     def __bool__(self) -> bool:
         self._drop_expired()
         return bool(self._changes)
 
-    def add(self, changes: dict[int, int], *, expired_by: float) -> None:
+    def add(self, changes: dict[int, bool], *, expired_by: float) -> None:
         with self._lock:
-            for change_id, pages in changes.items():
-                self._changes.setdefault(change_id, (pages, expired_by))
+            for change_id, older_pages in changes.items():
+                self._changes.setdefault(change_id, (older_pages, expired_by))
 
     def discard(self, change_ids) -> None:
         with self._lock:
             for change_id in change_ids:
                 self._changes.pop(change_id, None)
 
-    def due(self) -> dict[int, int]:
-        """What is still worth applying: id -> pages."""
+    def due(self) -> dict[int, bool]:
+        """What is still worth applying: id -> whether older pages change too."""
         self._drop_expired()
         with self._lock:
-            return {change_id: pages for change_id, (pages, _) in self._changes.items()}
+            return {change_id: older for change_id, (older, _) in self._changes.items()}
 
     def forget(self) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ from django.utils.functional import cached_property
 from mc_tasklist import stats
 from mc_tasklist.caching import keys
 from mc_tasklist.caching.pending import pending
+from mc_tasklist.paging import FIRST, PageRef
 from sasl_memcached import CACHE_UNAVAILABLE
 
 # How often a request waiting for another process's fill looks for the value: each look is
@@ -60,44 +61,40 @@ class TaskListCache:
             return current_generation(keys.GENERATION_KEY)
 
     @cached_property
-    def _deep_generation(self):
-        """Under ``delete`` and ``update``, the generation naming the pages a write does not delete one by one."""
+    def _older_pages_generation(self):
+        """Under ``delete`` and ``update``, the generation naming every page but the first."""
         with self._waiting_for_cache():
-            return current_generation(keys.DEEP_GENERATION_KEY)
+            return current_generation(keys.OLDER_PAGES_GENERATION_KEY)
 
-    def _version(self, number: int):
-        """The key version of page ``number``'s list and page entries (None: unversioned)."""
+    def _version(self, page: PageRef):
+        """The key version of a page's list and page entries (None: unversioned)."""
         if self.strategy == "version":
             return self._generation
-        if self.strategy in ("delete", "update") and number > keys.PAGES_DELETED_BY_KEY:
-            return self._deep_generation
+        if self.strategy in ("delete", "update") and page != FIRST:
+            return self._older_pages_generation
         return None
 
-    def tasks(self, number: int, load: Callable[[int], dict]) -> dict:
-        """One page of the list, newest first: {"tasks": [...], "count": all tasks}."""
-        return self._fetch("query", keys.tasks_key(number), self._version(number), lambda: load(number), _is_task_page)
+    def tasks(self, page: PageRef, load: Callable[[PageRef], dict]) -> dict:
+        """One page of the list, newest first, as selectors.task_page gives it."""
+        return self._fetch("query", keys.tasks_key(page), self._version(page), lambda: load(page), _is_task_page)
 
-    def refill_tasks(self, number: int, load: Callable[[int], dict]) -> dict:
+    def refill_tasks(self, page: PageRef, load: Callable[[PageRef], dict]) -> dict:
         """Load one page of the list and store it, whether or not the cache had it (the ``update`` strategy)."""
-        return self._fill(keys.tasks_key(number), self._version(number), lambda: load(number), _is_task_page)
+        return self._fill(keys.tasks_key(page), self._version(page), lambda: load(page), _is_task_page)
 
-    def page(self, number: int, render: Callable[[], str]) -> bytes:
-        return self._fetch("page", keys.page_key(number), self._version(number), lambda: render().encode(), _is_page)
+    def page(self, page: PageRef, render: Callable[[], str]) -> bytes:
+        return self._fetch("page", keys.page_key(page), self._version(page), lambda: render().encode(), _is_page)
 
-    def refill_page(self, number: int, render: Callable[[], str]) -> bytes:
-        """Render one page and store it under a lease, as a reader's fill does (after a write)."""
-        return self._fill(keys.page_key(number), self._version(number), lambda: render().encode(), _is_page)
-
-    def cached_page(self, number: int) -> bytes | None:
+    def cached_page(self, page: PageRef) -> bytes | None:
         """The page entry if the cache holds it (a hit, counted), else None; nothing is filled.
 
         For the fast path (mc_tasklist/page_hits.py): on None the request goes the
         whole way through Django, which counts the miss and fills the entry.
         """
-        version = self._version(number) if "page" in self.layers and not pending else CACHE_UNAVAILABLE
+        version = self._version(page) if "page" in self.layers and not pending else CACHE_UNAVAILABLE
         if version is CACHE_UNAVAILABLE:
             return None
-        value = self._get(keys.page_key(number), version, _is_page)
+        value = self._get(keys.page_key(page), version, _is_page)
         if value is not None:
             self.served["page"] = "hit"
             stats.record("page_hit")
@@ -198,7 +195,8 @@ def _is_page(value) -> bool:
 def _is_task_page(value) -> bool:
     return (
         isinstance(value, dict)
-        and isinstance(value.get("count"), int)
+        and (value.get("count") is None or isinstance(value.get("count"), int))
+        and isinstance(value.get("older"), bool)
         and isinstance(value.get("tasks"), list)
         and all(isinstance(task, dict) and TASK_FIELDS <= task.keys() for task in value["tasks"])
     )

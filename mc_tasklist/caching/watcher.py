@@ -1,6 +1,6 @@
 """Each process applies the invalidations that another process's write could not get confirmed.
 
-A write's change is announced at its commit ("new <id> <pages>" on the
+A write's change is announced at its commit ("new <id> <older pages>" on the
 invalidation channel) and retracted once the cache confirmed it ("done <id>").
 A change still unconfirmed ``GRACE_SECONDS`` after its announcement is applied
 here, by every process that heard it: the writer's cache was down, hung, cut
@@ -42,7 +42,7 @@ IDLE_SECONDS = 1.0
 
 class InvalidationWatcher:
     def __init__(self):
-        self._waiting: dict[int, tuple[float, int]] = {}  # id -> (due, pages)
+        self._waiting: dict[int, tuple[float, bool]] = {}  # id -> (due, older pages too)
 
     def run_forever(self) -> None:
         while True:
@@ -78,8 +78,8 @@ class InvalidationWatcher:
     def heard(self, payload: str) -> None:
         kind, _, rest = payload.partition(" ")
         if kind == "new":
-            change_id, pages = map(int, rest.split())
-            self._waiting[change_id] = (time.monotonic() + GRACE_SECONDS, pages)
+            change_id, older_pages = map(int, rest.split())
+            self._waiting[change_id] = (time.monotonic() + GRACE_SECONDS, bool(older_pages))
         elif kind == "done":
             # Another process deleted the entries on every server: nothing of them is left anywhere.
             done = [int(change_id) for change_id in rest.split(",")]
@@ -89,7 +89,7 @@ class InvalidationWatcher:
 
     def apply_due(self) -> None:
         now = time.monotonic()
-        due = {change_id: pages for change_id, (at, pages) in self._waiting.items() if at <= now}
+        due = {change_id: older for change_id, (at, older) in self._waiting.items() if at <= now}
         for change_id in due:
             del self._waiting[change_id]
         if due:
@@ -101,8 +101,8 @@ class InvalidationWatcher:
         expired = timezone.now() - timedelta(seconds=keys.entries_expire_within())
         # Their entries have expired by now: nothing is left to invalidate.
         UnconfirmedInvalidation.objects.filter(created_at__lt=expired).delete()
-        for change_id, pages in UnconfirmedInvalidation.objects.values_list("id", "pages"):
-            self._waiting.setdefault(change_id, (time.monotonic() + GRACE_SECONDS, pages))
+        for change_id, older_pages in UnconfirmedInvalidation.objects.values_list("id", "older_pages"):
+            self._waiting.setdefault(change_id, (time.monotonic() + GRACE_SECONDS, older_pages))
 
 
 def start() -> None:

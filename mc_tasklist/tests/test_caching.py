@@ -19,6 +19,7 @@ from mc_tasklist.caching import keys
 from mc_tasklist.caching.keys import STRATEGIES
 from mc_tasklist.caching.read_through import FILL_WAIT_MARGIN_SECONDS, TaskListCache
 from mc_tasklist.models import Task
+from mc_tasklist.paging import FIRST
 from mc_tasklist.selectors import task_page
 from sasl_memcached import CACHE_UNAVAILABLE
 from testsupport.pages import task_names
@@ -42,7 +43,7 @@ def test_the_query_layer_stores_plain_values_not_a_queryset(cache_setup):
     cache_setup(layers="query")
     Task.objects.create(name="Plain")
     Client().get("/")
-    stored = cache.get(keys.tasks_key(1))
+    stored = cache.get(keys.tasks_key())
     assert type(stored) is dict
     assert type(stored["tasks"]) is list
     assert stored["tasks"][0]["name"] == "Plain"
@@ -68,31 +69,41 @@ def test_a_page_hit_costs_one_cache_read(cache_setup, memcached):
 def test_a_page_miss_rebuilds_from_the_cached_query_and_rows(cache_setup):
     Task.objects.bulk_create(Task(name=f"Task {i}") for i in range(3))
     Client().get("/")
-    cache.delete(keys.page_key(1))
+    cache.delete(keys.page_key())
     assert Client().get("/")["X-Cache"] == "page=miss; query=hit; fragments=3/3"
 
 
 def test_rows_are_reused_across_a_change_to_the_list(cache_setup):
     Task.objects.bulk_create(Task(name=f"Task {i}") for i in range(3))
     Client().get("/")
-    cache.delete(keys.page_key(1))  # as the writer's refill of the first page would have done
     services.task_create(name="New")
-    cache.delete(keys.page_key(1))
-    assert Client().get("/")["X-Cache"] == "page=miss; query=hit; fragments=4/4"
+    assert Client().get("/")["X-Cache"] == "page=miss; query=miss; fragments=3/4"
 
 
-def test_the_writer_renders_the_first_page_again_from_the_cached_rows(cache_setup):
+def test_a_flash_message_is_put_into_the_shared_cached_page_for_its_visitor_alone(cache_setup, browser):
+    Task.objects.bulk_create(Task(name=f"Task {i}") for i in range(3))
+    browser.add("New")
+    Client().get("/")  # the first page cached again, by anyone
+    with_message = browser.get("/")
+    assert with_message["X-Cache"] == "page=hit"
+    assert "Added “New”." in with_message.content.decode()
+    assert names(with_message)[0] == "New"
+    without = Client().get("/")
+    assert without["X-Cache"] == "page=hit"
+    assert "Added" not in without.content.decode()
+    assert "Added" not in browser.get("/").content.decode(), "a message is shown once"
+
+
+def test_a_write_renders_nothing_the_next_reader_fills_the_first_page_from_the_cached_rows(cache_setup):
     Task.objects.bulk_create(Task(name=f"Task {i}") for i in range(3))
     Client().get("/")
     stats.flush()
     before = stats.counters()
     services.task_create(name="New")
     stats.flush()
-    after = stats.counters()
-    assert after["fragment_hit"] - before["fragment_hit"] == 3, "three rows reused"
-    assert after["fragment_miss"] - before["fragment_miss"] == 1, "one rendered"
+    assert stats.counters() == before | {"invalidation": before["invalidation"] + 1}, "no query, no row rendered"
     response = Client().get("/")
-    assert response["X-Cache"] == "page=hit", "the next reader finds the page the writer stored"
+    assert response["X-Cache"] == "page=miss; query=miss; fragments=3/4"
     assert names(response)[0] == "New"
 
 
@@ -100,7 +111,7 @@ def test_a_renamed_task_gets_a_new_row_not_the_old_one(cache_setup):
     task = Task.objects.create(name="Before")
     Client().get("/")
     Task.objects.filter(id=task.id).update(name="After")
-    cache.delete_many([keys.tasks_key(1), keys.page_key(1)])
+    cache.delete_many([keys.tasks_key(), keys.page_key()])
     assert names(Client().get("/")) == ["After"]
 
 
@@ -112,7 +123,7 @@ def test_a_reused_id_never_shows_the_old_row(cache_setup):
     # SQLite and a restored database can hand out an id again.
     Task.objects.create(id=task.id, name="Reused")
     Task.objects.filter(id=task.id).update(created_at=created_at)
-    cache.delete_many([keys.tasks_key(1), keys.page_key(1)])
+    cache.delete_many([keys.tasks_key(), keys.page_key()])
     assert names(Client().get("/")) == ["Reused"]
 
 
@@ -127,7 +138,7 @@ def test_each_layer_can_be_switched_off(cache_setup, layers):
             assert f"{layer}=off" in served or "page=hit" in served
     if not layers:
         assert served == "page=off; query=off; fragments=off"
-        assert cache.get(keys.tasks_key(1)) is None
+        assert cache.get(keys.tasks_key()) is None
 
 
 @pytest.mark.parametrize("strategy", FRESH_AT_ONCE)
@@ -145,10 +156,10 @@ def test_update_stores_the_new_list_so_the_next_read_skips_the_database(cache_se
     cache_setup(invalidation="update")
     Client().get("/")
     services.task_create(name="Stored by the writer")
-    assert cache.get(keys.tasks_key(1))["tasks"][0]["name"] == "Stored by the writer"
+    assert cache.get(keys.tasks_key())["tasks"][0]["name"] == "Stored by the writer"
     with django_assert_num_queries(0):
         response = Client().get("/")
-    assert response["X-Cache"] == "page=hit"
+    assert response["X-Cache"] == "page=miss; query=hit; fragments=0/1"
 
 
 def test_expire_serves_the_old_list_until_the_ttl_ends(cache_setup):
@@ -178,8 +189,8 @@ def test_a_reader_that_loaded_the_list_before_a_write_committed_does_not_cache_i
         services.task_create(name="Committed meanwhile")
         return before_the_write
 
-    assert TaskListCache().tasks(1, load_then_a_write_commits)["tasks"] == []
-    fresh = TaskListCache().tasks(1, task_page)
+    assert TaskListCache().tasks(FIRST, load_then_a_write_commits)["tasks"] == []
+    fresh = TaskListCache().tasks(FIRST, task_page)
     assert [task["name"] for task in fresh["tasks"]] == ["Committed meanwhile"]
 
 
@@ -193,19 +204,19 @@ def test_a_reader_that_misses_while_another_fills_waits_for_that_value(cache_set
         loads.append(number)
         filling.set()
         release.wait(5)
-        return {"tasks": [], "count": 0, "by": "the first reader"}
+        return {"tasks": [], "count": 0, "older": False, "by": "the first reader"}
 
     results = []
-    first = threading.Thread(target=lambda: results.append(TaskListCache().tasks(1, slow_load)))
+    first = threading.Thread(target=lambda: results.append(TaskListCache().tasks(FIRST, slow_load)))
     first.start()
     filling.wait(5)
-    second = threading.Thread(target=lambda: results.append(TaskListCache().tasks(1, slow_load)))
+    second = threading.Thread(target=lambda: results.append(TaskListCache().tasks(FIRST, slow_load)))
     second.start()
     time.sleep(0.2)  # the second reader is now waiting, not loading
     release.set()
     first.join(5)
     second.join(5)
-    assert loads == [1], "the query ran once"
+    assert loads == [FIRST], "the query ran once"
     assert [r["by"] for r in results] == ["the first reader", "the first reader"]
     stats.flush()
     assert stats.counters()["stampede_wait"] == 1
@@ -226,7 +237,7 @@ def test_a_fill_that_fails_frees_the_entry_so_waiting_readers_do_not_wait_out_th
 
     def first_reader():
         with pytest.raises(ConnectionError):
-            TaskListCache().tasks(1, failing_load)
+            TaskListCache().tasks(FIRST, failing_load)
 
     first = threading.Thread(target=first_reader)
     first.start()
@@ -234,7 +245,7 @@ def test_a_fill_that_fails_frees_the_entry_so_waiting_readers_do_not_wait_out_th
     release.set()
     started = time.monotonic()
     with pytest.raises(ConnectionError):
-        TaskListCache().tasks(1, waiting_load)
+        TaskListCache().tasks(FIRST, waiting_load)
     first.join(5)
     assert time.monotonic() - started < 1, "not the lease's 5 s"
 
@@ -242,10 +253,10 @@ def test_a_fill_that_fails_frees_the_entry_so_waiting_readers_do_not_wait_out_th
 def test_a_reader_stops_waiting_for_fills_that_never_come_once_per_request(cache_setup):
     """The filler is gone (killed, or cut off from memcached) and its placeholders stay until the leases expire."""
     cache_setup(layers="query,page")
-    for key in (keys.page_key(1), keys.tasks_key(1)):
+    for key in (keys.page_key(), keys.tasks_key()):
         assert cache.lease(key, 60) not in (None, CACHE_UNAVAILABLE), "another process's lease"
     reads = TaskListCache()
-    page = reads.page(1, lambda: str(reads.tasks(1, task_page)))  # the list's fill inside the page's
+    page = reads.page(FIRST, lambda: str(reads.tasks(FIRST, task_page)))  # the list's fill inside the page's
     assert b"'tasks': []" in page
     # Time spent waiting on the cache, as the request log reports it: one budget, not the lease's 60 s,
     # nor one budget per layer (twice the margin).
@@ -259,7 +270,7 @@ def test_with_the_cache_down_a_miss_does_not_wait(cache_setup, memcached):
     try:
         start = time.monotonic()
         for _ in range(3):
-            assert TaskListCache().tasks(1, task_page)["tasks"] == []
+            assert TaskListCache().tasks(FIRST, task_page)["tasks"] == []
         assert time.monotonic() - start < 1.0
     finally:
         memcached.start()

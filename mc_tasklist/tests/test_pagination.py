@@ -1,12 +1,19 @@
-"""The list is paginated, newest first; every page is cached and invalidated like the first."""
+"""The list is paged newest first, each page anchored at a task; an add changes the first page alone."""
+
+import re
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.test import Client
 
-from mc_tasklist import services
+from mc_tasklist import paging, services
+from mc_tasklist.caching import invalidation, keys
 from mc_tasklist.caching.keys import STRATEGIES
 from mc_tasklist.models import Task
+from mc_tasklist.selectors import task_count
+from testsupport.http import Visitor
 from testsupport.pages import task_names
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,28 +31,54 @@ def names(response) -> list[str]:
     return task_names(response.content.decode())
 
 
+def link(response, label: str) -> str | None:
+    found = re.search(rf'<a class="page-link" href="([^"]+)"[^>]*>{label}</a>', response.content.decode())
+    return found and found.group(1)
+
+
 def add_tasks(count: int) -> None:
     for number in range(1, count + 1):
         services.task_create(name=f"Task {number}")
 
 
-def test_the_first_page_shows_the_newest_tasks(small_pages):
+def id_of(name: str) -> int:
+    return Task.objects.get(name=name).id
+
+
+def walk(client, start: str, label: str) -> list[list[str]]:
+    """The pages seen following one link from ``start`` until it is gone (and any redirect on the way)."""
+    pages, url = [], start
+    while url:
+        response = client.get(url, follow=True)
+        assert response.status_code == 200, url
+        pages.append(names(response))
+        url = link(response, label)
+        assert len(pages) < 100, "the links go round in a circle"
+    return pages
+
+
+def test_the_first_page_shows_the_newest_tasks_and_how_many_there_are(small_pages):
     add_tasks(7)
     response = Client().get("/")
     assert names(response) == ["Task 7", "Task 6", "Task 5"]
-    page = response.content.decode()
-    assert "Page 1 of 3" in page
-    assert 'href="?page=2"' in page
-    assert "(7, newest first)" in page
+    assert "(7, newest first)" in response.content.decode()
+    assert link(response, "Older") == f"/?before={id_of('Task 5')}"
+    assert link(response, "Oldest") == "/?after=0"
+    assert link(response, "Newer") is None
 
 
-def test_older_pages_follow(small_pages):
+def test_older_links_lead_from_the_first_page_to_the_last_through_every_task_once(small_pages):
     add_tasks(7)
-    assert names(Client().get("/?page=2")) == ["Task 4", "Task 3", "Task 2"]
-    last = Client().get("/?page=3")
-    assert names(last) == ["Task 1"]
-    assert 'href="?page=2"' in last.content.decode()
-    assert 'rel="next"' not in last.content.decode()
+    assert walk(Client(), "/", "Older") == [["Task 7", "Task 6", "Task 5"], ["Task 4", "Task 3", "Task 2"], ["Task 1"]]
+
+
+def test_newer_links_lead_from_the_oldest_page_back_to_the_first(small_pages):
+    add_tasks(7)
+    assert walk(Client(), "/?after=0", "Newer") == [
+        ["Task 3", "Task 2", "Task 1"],
+        ["Task 6", "Task 5", "Task 4"],
+        ["Task 7", "Task 6", "Task 5"],  # fewer than a page are newer: the first page shows them
+    ]
 
 
 def test_a_task_just_added_is_on_the_first_page(small_pages):
@@ -55,109 +88,175 @@ def test_a_task_just_added_is_on_the_first_page(small_pages):
     assert names(Client().get("/"))[0] == "Just added"
 
 
-@pytest.mark.parametrize("value", ["abc", "0", "-4", "", "1.5", "9" * 5000])
-def test_a_page_value_that_is_not_a_positive_number_gets_the_first_page(small_pages, value):
+@pytest.mark.parametrize("query", ["page=abc", "page=0", "page=-4", "page=", "page=1.5", "page=1"])
+def test_a_page_number_that_is_not_above_one_gets_the_first_page(small_pages, query):
     add_tasks(4)
-    response = Client().get("/", {"page": value})
+    response = Client().get(f"/?{query}")
     assert response.status_code == 200
     assert names(response) == ["Task 4", "Task 3", "Task 2"]
 
 
-@pytest.mark.parametrize("value", ["3", "99", "9" * 100])
-def test_a_page_beyond_the_last_is_a_404_showing_the_last_page(small_pages, value):
+@pytest.mark.parametrize(
+    "query", ["before=abc", "before=0", "before=-3", "after=-1", "after=1e3", "before=²", "before=" + "9" * 40]
+)
+def test_an_anchor_that_is_not_a_task_id_gets_the_first_page(small_pages, query):
     add_tasks(4)
-    response = Client().get("/", {"page": value})
-    assert response.status_code == 404
-    assert names(response) == ["Task 1"]
-    assert "here is the last page" in response.content.decode()
+    response = Client().get(f"/?{query}")
+    assert response.status_code == 200
+    assert names(response) == ["Task 4", "Task 3", "Task 2"]
 
 
-def test_a_page_beyond_the_last_is_not_cached(small_pages):
-    from django.core.cache import cache
+def test_an_old_numbered_link_lands_on_the_page_that_starts_where_it_started(small_pages):
+    add_tasks(7)
+    response = Client().get("/?page=2")
+    assert response.status_code == 302
+    assert names(Client().get(response["Location"])) == ["Task 4", "Task 3", "Task 2"]
 
-    from mc_tasklist.caching import keys
 
+@pytest.mark.parametrize("number", ["4", "99", "9" * 100])
+def test_an_old_numbered_link_past_the_end_lands_on_the_oldest_page(small_pages, number):
+    add_tasks(7)
+    response = Client().get(f"/?page={number}")
+    assert response.status_code == 302
+    assert response["Location"] == "/?after=0"
+    assert names(Client().get("/?after=0")) == ["Task 3", "Task 2", "Task 1"]
+
+
+def test_a_link_whose_anchor_was_deleted_shows_the_same_tasks_under_the_anchor_that_names_them(small_pages):
+    add_tasks(7)
+    older = link(Client().get("/"), "Older")
+    services.task_delete(task_id=id_of("Task 5"))
+    response = Client().get(older)
+    assert response.status_code == 302
+    assert response["Location"] == f"/?before={id_of('Task 6')}"
+    assert names(Client().get(response["Location"])) == ["Task 4", "Task 3", "Task 2"]
+
+
+def test_an_anchor_above_the_newest_task_is_the_first_page_and_is_never_cached_under_it(small_pages):
     add_tasks(4)
-    Client().get("/?page=99")
-    assert cache.get(keys.page_key(99)) is None
-    assert cache.get(keys.tasks_key(99)) is None
+    above = Task.objects.order_by("-id").first().id + 10
+    response = Client().get(f"/?before={above}")
+    assert (response.status_code, response["Location"]) == (302, "/")
+    assert cache.get(keys.page_key(paging.before(above))) is None
+    assert cache.get(keys.tasks_key(paging.before(above))) is None
+
+
+def test_past_the_oldest_task_there_is_the_oldest_page(small_pages):
+    add_tasks(4)
+    response = Client().get(f"/?before={id_of('Task 1')}")
+    assert (response.status_code, response["Location"]) == (302, "/?after=0")
 
 
 def test_every_page_is_served_from_the_page_cache(small_pages):
     add_tasks(7)
-    Client().get("/?page=2")
-    assert Client().get("/?page=2")["X-Cache"].endswith("page=hit")
+    older = link(Client().get("/"), "Older")
+    Client().get(older)
+    assert Client().get(older)["X-Cache"].startswith("page=hit")
 
 
-@pytest.mark.parametrize("strategy", FRESH_AT_ONCE)
-def test_a_write_refreshes_every_cached_page(small_pages, strategy):
-    small_pages(invalidation=strategy)
-    add_tasks(6)
-    for number in (1, 2):
-        Client().get(f"/?page={number}")
+def test_an_add_leaves_the_older_pages_in_the_cache_and_they_stay_right(small_pages):
+    add_tasks(7)
+    older = link(Client().get("/"), "Older")
+    before = names(Client().get(older))
     services.task_create(name="Newest")
-    assert names(Client().get("/?page=1")) == ["Newest", "Task 6", "Task 5"]
-    assert names(Client().get("/?page=2")) == ["Task 4", "Task 3", "Task 2"]
-    assert names(Client().get("/?page=3")) == ["Task 1"]
+    again = Client().get(older)
+    assert again["X-Cache"].startswith("page=hit")
+    assert names(again) == before == ["Task 4", "Task 3", "Task 2"]
+    assert names(Client().get("/")) == ["Newest", "Task 7", "Task 6"]
 
 
 @pytest.mark.parametrize("strategy", FRESH_AT_ONCE)
-def test_a_page_that_a_delete_removed_is_not_served_from_the_cache(small_pages, strategy):
+@pytest.mark.parametrize("write", ["delete", "rename"])
+def test_a_delete_or_a_rename_refreshes_every_cached_page(small_pages, strategy, write):
     small_pages(invalidation=strategy)
-    add_tasks(4)
-    assert names(Client().get("/?page=2")) == ["Task 1"]
-    services.task_delete(task_id=Task.objects.get(name="Task 4").id)
-    assert Client().get("/?page=2").status_code == 404
+    add_tasks(7)
+    pages = ["/", f"/?before={id_of('Task 5')}", f"/?before={id_of('Task 2')}", "/?after=0"]
+    for url in pages:
+        Client().get(url)
+    if write == "delete":
+        services.task_delete(task_id=id_of("Task 3"))
+        older, oldest = ["Task 4", "Task 2", "Task 1"], ["Task 4", "Task 2", "Task 1"]
+    else:
+        services.task_update(task=Task.objects.get(name="Task 3"), name="Renamed")
+        older, oldest = ["Task 4", "Renamed", "Task 2"], ["Renamed", "Task 2", "Task 1"]
+    assert [names(Client().get(url)) for url in pages] == [["Task 7", "Task 6", "Task 5"], older, ["Task 1"], oldest]
 
 
 @pytest.mark.parametrize("strategy", FRESH_AT_ONCE)
 def test_a_bulk_delete_in_the_admin_refreshes_every_page(small_pages, strategy):
     small_pages(invalidation=strategy)
     add_tasks(9)
-    for number in (1, 2, 3):
-        Client().get(f"/?page={number}")
+    for url in ("/", f"/?before={id_of('Task 7')}", f"/?before={id_of('Task 4')}"):
+        Client().get(url)
     admin = Client()
     admin.force_login(User.objects.create_superuser("admin", "a@example.com", "a-long-password-123"))
-    doomed = list(Task.objects.filter(name__in=["Task 1", "Task 2", "Task 3", "Task 8"]).values_list("id", flat=True))
+    doomed = [id_of(name) for name in ("Task 1", "Task 2", "Task 5", "Task 8")]
     response = admin.post(
         "/admin/mc_tasklist/task/", {"action": "delete_selected", "_selected_action": doomed, "post": "yes"}
     )
     assert response.status_code == 302
-    assert names(Client().get("/?page=1")) == ["Task 9", "Task 7", "Task 6"]
-    assert names(Client().get("/?page=2")) == ["Task 5", "Task 4"]
-    assert Client().get("/?page=3").status_code == 404
+    assert walk(Client(), "/", "Older") == [["Task 9", "Task 7", "Task 6"], ["Task 4", "Task 3"]]
+    assert names(Client().get(f"/?before={id_of('Task 4')}")) == ["Task 3"]
+    assert "(5, newest first)" in Client().get("/").content.decode()
 
 
-@pytest.mark.parametrize("strategy", ["delete", "update"])
-def test_pages_past_those_deleted_by_key_are_refreshed_by_their_generation(settings, cache_setup, strategy):
-    from mc_tasklist.caching import keys
-
-    cache_setup(invalidation=strategy)
-    settings.TASKLIST_PAGE_SIZE = 1
-    Task.objects.bulk_create(Task(name=f"Task {n}") for n in range(1, keys.PAGES_DELETED_BY_KEY + 6))
-    deep = keys.PAGES_DELETED_BY_KEY + 3
-    before = names(Client().get(f"/?page={deep}"))
-    assert "page=hit" in Client().get(f"/?page={deep}")["X-Cache"]
-    services.task_create(name="Newest")
-    after = names(Client().get(f"/?page={deep}"))
-    assert after != before, "every task moved one page down"
-    assert after == [f"Task {keys.PAGES_DELETED_BY_KEY + 5 - deep + 2}"]
-
-
-def test_a_write_deletes_as_many_keys_at_a_million_tasks_as_at_a_hundred(settings, cache_setup, memcached):
-    from mc_tasklist.caching import keys
-
-    def deletes_for_an_add() -> int:
+def test_a_write_costs_the_cache_as_much_at_a_million_tasks_as_at_a_hundred(settings, cache_setup, memcached):
+    def operations_for(write) -> int:
         before = memcached.stats()
-        services.task_create(name="Counted")
+        write()
         after = memcached.stats()
-        return sum(int(after[name]) - int(before[name]) for name in ("delete_hits", "delete_misses"))
+        counted = ("delete_hits", "delete_misses", "incr_hits", "incr_misses")
+        return sum(int(after[name]) - int(before[name]) for name in counted)
 
     Task.objects.bulk_create(Task(name=f"Task {n}") for n in range(100))
+    cache.add(keys.OLDER_PAGES_GENERATION_KEY, 1)  # as the first read of an older page leaves it
     settings.TASKLIST_PAGE_SIZE = 50
-    small = deletes_for_an_add()
+    add_small = operations_for(lambda: services.task_create(name="Counted"))
+    delete_small = operations_for(lambda: services.task_delete(task_id=id_of("Task 50")))
     settings.TASKLIST_PAGE_SIZE = 1  # as many pages as a million tasks on pages of fifty would make
-    large = deletes_for_an_add()
-    assert small == 2 * 3, "both entries of each of the three pages"
-    # The first pages' entries, and the deep pages' generation (deleted: none was read yet, so none exists).
-    assert large == 2 * keys.PAGES_DELETED_BY_KEY + 1
+    add_large = operations_for(lambda: services.task_create(name="Counted again"))
+    delete_large = operations_for(lambda: services.task_delete(task_id=id_of("Task 51")))
+    assert add_small == add_large == 2, "the first page's list and page entries"
+    assert delete_small == delete_large == 3, "and the older pages' generation"
+
+
+def test_the_count_is_right_after_every_kind_of_write(small_pages):
+    add_tasks(5)
+    Task.objects.bulk_create(Task(name=f"Bulk {n}") for n in range(10))
+    services.task_delete(task_id=id_of("Task 2"))
+    Task.objects.filter(name__startswith="Bulk 1").delete()
+    assert task_count() == Task.objects.count() == 13
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE mc_tasklist_task")
+    assert task_count() == 0
+    add_tasks(2)
+    assert task_count() == 2
+
+
+def test_a_late_committing_add_refreshes_the_older_pages(small_pages):
+    add_tasks(7)
+    gap = id_of("Task 3")
+    services.task_delete(task_id=gap)
+    older = f"/?before={id_of('Task 5')}"
+    assert names(Client().get(older)) == ["Task 4", "Task 2", "Task 1"]
+    # Ids are handed out before commit, so two adds can commit out of order: this one commits
+    # after Task 7 with an id below Task 4's, so it lands on an older page.
+    with transaction.atomic():
+        invalidation.task_created(Task.objects.create(id=gap, name="Late"))
+    assert names(Client().get(older)) == ["Task 4", "Late", "Task 2"]
+
+
+@pytest.mark.gunicorn
+def test_two_instances_count_the_same_after_adds_and_deletes_on_either(instances):
+    first, second = instances()
+    writers = [Visitor(first.port), Visitor(second.port)]
+    for n in range(6):
+        writer = writers[n % 2]
+        writer.get("/")
+        assert writer.post("/add", {"name": f"Counted {n}"}).status == 302
+    for writer in writers:
+        page = writer.get("/").text
+        doomed = re.search(r'name="id" value="(\d+)"', page).group(1)
+        assert writer.post("/remove", {"id": doomed}).status == 302
+    for instance in (first, second):
+        assert "(4, newest first)" in Visitor(instance.port).get("/").text

@@ -234,7 +234,7 @@ def test_each_task_list_request_is_logged_with_how_it_was_served(caplog):
 
 def test_a_key_constant_is_what_the_dashboard_counts():
     assert {"page_hit", "query_hit", "fragment_hit", "invalidation"} <= set(stats.COUNTERS)
-    assert keys.tasks_key(1).startswith("tasklist:")
+    assert keys.tasks_key().startswith("tasklist:")
 
 
 @pytest.mark.gunicorn
