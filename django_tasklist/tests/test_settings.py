@@ -51,6 +51,17 @@ def test_development_mode_needs_nothing_and_uses_sqlite_and_the_process_cache():
     assert show("DEBUG", **env) == "True"
 
 
+def test_each_worker_shares_a_small_pool_of_database_connections_by_default():
+    assert show("DATABASES['default']['OPTIONS']['pool']['max_size']", DATABASE_POOL_SIZE=UNSET) == "4"
+    assert show("DATABASES['default']['OPTIONS'].get('pool')", DATABASE_POOL_SIZE="0") == "None"
+
+
+def test_a_pool_and_kept_connections_cannot_be_asked_for_together():
+    result = manage("check", DATABASE_POOL_SIZE="4", DATABASE_CONN_MAX_AGE="60")
+    assert result.returncode != 0
+    assert "Set DATABASE_POOL_SIZE=0 to keep connections with DATABASE_CONN_MAX_AGE" in result.stderr
+
+
 def test_debug_is_off_in_production_unless_set():
     assert show("DEBUG", DEBUG=UNSET) == "False"
     assert show("DEBUG", DEBUG="True") == "True"
