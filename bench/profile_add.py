@@ -63,7 +63,19 @@ def main(argv=None) -> int:
             unprofiled.append((time.perf_counter() - start) * 1000)
         worker = instance.worker_pids()[0]
         spy = subprocess.Popen(
-            [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(worker), "--rate", "250", "--nonblocking", "--format", "raw", "-o", str(raw)],
+            [
+                str(Path(sys.executable).with_name("py-spy")),
+                "record",
+                "--pid",
+                str(worker),
+                "--rate",
+                "250",
+                "--nonblocking",
+                "--format",
+                "raw",
+                "-o",
+                str(raw),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

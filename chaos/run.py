@@ -41,7 +41,7 @@ PAGE_SIZE = 1000
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter phases: about 2 minutes")
-    parser.add_argument("--strategy", default="delete", choices=STRATEGIES)
+    parser.add_argument("--strategy", default="update", choices=STRATEGIES)
     parser.add_argument("--visitors", type=int, default=4)
     parser.add_argument("--seed", type=int, help="repeat an earlier run's choices (its report names its seed)")
     args = parser.parse_args(argv)
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
 def run(
     timings: Timings,
     *,
-    strategy: str = "delete",
+    strategy: str = "update",
     visitors: int = 4,
     output: Path = RESULTS,
     report: str = "report",

@@ -248,7 +248,7 @@ else:
 TASKLIST_CACHE_LAYERS = frozenset(env_list("TASKLIST_CACHE_LAYERS", ",".join(caching_keys.LAYERS)))
 if unknown := TASKLIST_CACHE_LAYERS - set(caching_keys.LAYERS):
     raise ImproperlyConfigured(f"TASKLIST_CACHE_LAYERS has unknown layers: {sorted(unknown)}")
-TASKLIST_INVALIDATION = env_choice("TASKLIST_INVALIDATION", "delete", set(caching_keys.STRATEGIES))
+TASKLIST_INVALIDATION = env_choice("TASKLIST_INVALIDATION", "update", set(caching_keys.STRATEGIES))
 TASKLIST_CACHE_TTL = int(env_number("TASKLIST_CACHE_TTL", 60, minimum=1))
 # Each process applies the invalidations other processes could not get confirmed
 # (mc_tasklist/caching/watcher.py). Needs LISTEN: turn off behind a pooler in

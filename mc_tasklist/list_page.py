@@ -15,7 +15,7 @@ from mc_tasklist import paging, rendering
 from mc_tasklist.caching.read_through import TaskListCache
 from mc_tasklist.forms import TaskForm
 from mc_tasklist.paging import PageElsewhere, PageRef
-from mc_tasklist.selectors import page_holding
+from mc_tasklist.selectors import page_holding, task_page
 
 request_log = logging.getLogger("mc_tasklist.requests")
 
@@ -54,6 +54,12 @@ def response(
     add_never_cache_headers(answer)
     log(request, page, status, task_cache, started)
     return answer
+
+
+def refresh_first_page() -> bool:
+    """After a write: the first page's entries stored anew from the database (see invalidation.py)."""
+    task_cache = TaskListCache()
+    return task_cache.replace_first_page(task_page, lambda data: rendering.render_page_from(task_cache, data))
 
 
 def add_x_cache_header(answer: HttpResponse, task_cache: TaskListCache) -> None:

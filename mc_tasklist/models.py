@@ -16,16 +16,21 @@ class Task(models.Model):
 
 
 class TaskCount(models.Model):
-    """How many tasks there are: one row, kept by database triggers in each write's own transaction.
+    """How many tasks there are, and the list's version: one row, kept by database triggers in each
+    write's own transaction.
 
     COUNT(*) reads every row (tens of milliseconds at a million tasks); this is
-    one row read at any size. Triggers, not the services, keep it, so that no
+    one row read at any size. Every write to the tasks moves ``version`` by one,
+    in commit order (the write holds this row's lock until it commits), so a
+    cached first page that carries the version it was read at can be replaced
+    only by a newer one. Triggers, not the services, keep the row, so that no
     way of writing tasks can leave it wrong: the admin, a bulk insert, a
     TRUNCATE, a migration (see migration 0004).
     """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     tasks = models.BigIntegerField(default=0)
+    version = models.BigIntegerField(default=0)
 
     def __str__(self):
         return f"{self.tasks} tasks"

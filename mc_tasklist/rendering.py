@@ -59,8 +59,12 @@ def render_list_page(
 def render_page(task_cache, page: PageRef, **visitor_data) -> str:
     """The Russian dolls: a page from the cached list and the cached rows (``task_cache``: a TaskListCache)."""
     data = task_cache.tasks(page, task_page)
-    rows = task_cache.rows(data["tasks"], render_row)
-    return render_list_page(data, rows, page, **visitor_data)
+    return render_page_from(task_cache, data, page, **visitor_data)
+
+
+def render_page_from(task_cache, data: dict, page: PageRef = paging.FIRST, **visitor_data) -> str:
+    """A page from a list already read (``data``), its rows from the cache."""
+    return render_list_page(data, task_cache.rows(data["tasks"], render_row), page, **visitor_data)
 
 
 def render_messages(messages) -> bytes:

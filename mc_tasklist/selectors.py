@@ -16,7 +16,8 @@ def task_page(ref: PageRef) -> dict:
     internals and may not load after an upgrade, and it re-runs its query.
     Returns {"tasks": [{"id", "name", "created_at"}, ...], "older": whether
     older tasks follow, "count": all tasks (on the first page; None on others,
-    so that an add, which changes the count, need not touch them)}.
+    so that an add, which changes the count, need not touch them)}, and on the
+    first page "version": the list's version (models.TaskCount) it holds at least.
 
     Raises PageElsewhere when the anchor is not a task (deleted since the link
     was made, or typed): the same tasks are then shown under the anchor that
@@ -31,8 +32,10 @@ def task_page(ref: PageRef) -> dict:
     fields = ("id", "name", "created_at")
     newest_first = Task.objects.order_by("-id")
     if ref.kind == "first":
+        # The version first: the tasks, read after it, hold at least every write up to it.
+        version, count = TaskCount.objects.filter(id=1).values_list("version", "tasks").first() or (0, 0)
         tasks = list(newest_first.values(*fields)[: size + 1])
-        return {"tasks": tasks[:size], "older": len(tasks) > size, "count": task_count()}
+        return {"tasks": tasks[:size], "older": len(tasks) > size, "count": count, "version": version}
     if ref.kind == "before":
         if not Task.objects.filter(id=ref.anchor).exists():
             above = Task.objects.filter(id__gt=ref.anchor).order_by("id").values_list("id", flat=True).first()

@@ -6,6 +6,7 @@ The policy records the change with the write and invalidates after the commit
 
 from django.db import transaction
 
+from mc_tasklist import list_page
 from mc_tasklist.caching import invalidation
 from mc_tasklist.models import Task
 
@@ -13,7 +14,7 @@ from mc_tasklist.models import Task
 def task_create(*, name: str) -> Task:
     with transaction.atomic():
         task = Task.objects.create(name=name)
-        invalidation.task_created(task)
+        invalidation.task_created(task, refresh=list_page.refresh_first_page)
     return task
 
 
@@ -21,7 +22,7 @@ def task_update(*, task: Task, name: str) -> Task:
     with transaction.atomic():
         task.name = name
         task.save(update_fields=["name"])
-        invalidation.task_updated()
+        invalidation.task_updated(refresh=list_page.refresh_first_page)
     return task
 
 
@@ -32,7 +33,7 @@ def task_delete(*, task_id: int) -> Task | None:
         if task is None:
             return None
         task.delete()
-        invalidation.tasks_deleted()
+        invalidation.tasks_deleted(refresh=list_page.refresh_first_page)
     return task
 
 
@@ -41,5 +42,5 @@ def task_delete_many(*, task_ids: list[int]) -> int:
     with transaction.atomic():
         deleted, _ = Task.objects.filter(id__in=task_ids).delete()
         if deleted:
-            invalidation.tasks_deleted()
+            invalidation.tasks_deleted(refresh=list_page.refresh_first_page)
     return deleted

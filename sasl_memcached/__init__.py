@@ -1,7 +1,7 @@
 """A Django cache backend for memcached with SASL (as MemCachier needs), and its in-process twin.
 
 Two backends with one API: Django's documented cache API, return values and
-exceptions included, and three extensions that a caching policy needs to stay
+exceptions included, and four extensions that a caching policy needs to stay
 correct across processes:
 
 ``lease(key, timeout, version=None)``
@@ -14,6 +14,13 @@ correct across processes:
     Store ``value`` only if the key still holds that lease: not deleted or
     replaced since. A ``delete`` of the key therefore voids a fill that started
     before it. Returns whether it stored.
+
+``set_unless(key, value, keep, timeout=DEFAULT_TIMEOUT, version=None)``
+    Store ``value`` unless the key holds a value for which ``keep(current)``
+    is true (compare-and-swap, so two writers cannot undo each other): for
+    entries that carry a version, ``keep`` says "at least as new". A lease's
+    placeholder is replaced. Returns whether the key holds ``value`` or a kept
+    value; False if the server cannot be reached.
 
 ``delete_many_unreached(keys, version=None)``
     Delete keys; return those whose server did not confirm it (down, hung,

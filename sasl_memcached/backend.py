@@ -212,6 +212,32 @@ class BinaryMemcachedCache(BaseMemcachedCache):
         key = self.make_and_validate_key(key, version=version)
         return bool(self._cache.cas(key, value, lease, self.get_backend_timeout(timeout)))
 
+    @_on_failure(default=False)
+    def set_unless(self, key, value, keep, timeout=DEFAULT_TIMEOUT, version=None, attempts=3):
+        """Store ``value`` unless the key holds a value for which ``keep(current)`` is true.
+
+        Compare-and-swap: a value stored meanwhile by another caller is judged
+        by ``keep`` in its turn; a lease's placeholder is replaced (voiding that
+        fill). Returns whether the key now holds ``value`` or a kept value; False
+        if the server cannot be reached or ``attempts`` swaps lost their race.
+        """
+        key = self.make_and_validate_key(key, version=version)
+        server = self._cache.server_for(key)
+        if server.backing_off():
+            return False
+        expiry = self.get_backend_timeout(timeout)
+        for _ in range(attempts):
+            current, cas = server.get(key)
+            if cas is None:
+                stored = self._cache.add(key, value, expiry)
+            elif current is not LEASE_MARKER and current is not UNTRUSTED and keep(current):
+                return True
+            else:
+                stored = self._cache.cas(key, value, cas, expiry)
+            if stored:
+                return True
+        return False
+
     def server_stats(self) -> dict[str, dict[str, bytes]]:
         return self._cache.stats()
 

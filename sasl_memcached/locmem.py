@@ -57,3 +57,14 @@ class LocMemLeaseCache(LocMemCache):
                 del self._leases[key]
                 self._set(key, pickled, timeout)
             return still_leased
+
+    def set_unless(self, key, value, keep, timeout=DEFAULT_TIMEOUT, version=None, attempts=3):
+        key = self.make_and_validate_key(key, version=version)
+        with self._lock:
+            if not self._has_expired(key):
+                current = pickle.loads(self._cache[key])
+                if current != LEASE_MARKER and keep(current):
+                    return True
+            self._leases.pop(key, None)  # a fill that began before this value is void
+            self._set(key, pickle.dumps(value, self.pickle_protocol), timeout)
+            return True

@@ -7,6 +7,12 @@ and tells every process through PostgreSQL's NOTIFY, which is delivered only
 if the transaction commits. After the commit the writer invalidates: it deletes
 the list and page entries (or moves the generation, under ``version``).
 
+Under ``update`` the writer stores the first page anew instead of deleting it
+(TaskListCache.replace_first_page, through the ``refresh`` the service passes),
+so no reader misses it; an entry carries the list's version and is replaced
+only by a newer one, so two writers cannot undo each other. Deleting stays the
+way of every other strategy, and of every repair below.
+
 If every cache server confirmed, the writer deletes the row and says "done".
 If one did not (down, hung, cut off from this instance, or skipped while this
 process backs off after a failure), or the writer died right after its commit,
@@ -22,6 +28,7 @@ as it was before the write, between the invalidation and the commit.
 
 import logging
 import time
+from collections.abc import Callable
 from functools import partial
 
 from django.conf import settings
@@ -31,34 +38,35 @@ from django.db import DatabaseError, connection, transaction
 from mc_tasklist import stats
 from mc_tasklist.caching import keys
 from mc_tasklist.caching.pending import pending
-from mc_tasklist.caching.read_through import TaskListCache
 from mc_tasklist.models import Task, UnconfirmedInvalidation
-from mc_tasklist.paging import FIRST
-from mc_tasklist.selectors import task_page
 
 logger = logging.getLogger(__name__)
+
+# What a write under ``update`` calls after its commit to store the first page anew (list_page.py
+# passes it in, so that this module renders nothing); returns whether the cache now holds it.
+Refresh = Callable[[], bool]
 
 # The PostgreSQL channel: "new <id> <0|1: older pages too>" at a write's commit, "done <id>,<id>" once confirmed.
 CHANNEL = "tasklist_invalidation"
 
 
-def task_created(task: Task) -> None:
+def task_created(task: Task, *, refresh: Refresh | None = None) -> None:
     """A task was added: it is the newest, so the first page changes and no other.
 
     Unless a task with a higher id committed first (ids are handed out before
     commit, so two adds can commit out of order): then this one lands below
     it, possibly on an older page, and the older pages go too.
     """
-    _list_changed(older_pages=Task.objects.filter(id__gt=task.id).exists())
+    _list_changed(older_pages=Task.objects.filter(id__gt=task.id).exists(), refresh=refresh)
 
 
-def task_updated() -> None:
+def task_updated(*, refresh: Refresh | None = None) -> None:
     # A renamed task's row has a new fragment key; the lists and pages that hold it go, wherever it is.
-    _list_changed(older_pages=True)
+    _list_changed(older_pages=True, refresh=refresh)
 
 
-def tasks_deleted() -> None:
-    _list_changed(older_pages=True)
+def tasks_deleted(*, refresh: Refresh | None = None) -> None:
+    _list_changed(older_pages=True, refresh=refresh)
 
 
 def cache_flushed() -> None:
@@ -67,12 +75,12 @@ def cache_flushed() -> None:
     pending.forget()
 
 
-def _list_changed(*, older_pages: bool) -> None:
+def _list_changed(*, older_pages: bool, refresh: Refresh | None) -> None:
     """Record the change in the write's transaction; invalidate once it commits."""
     if settings.TASKLIST_INVALIDATION == "expire":
         return  # Entries live out their TTL: the documented lag.
     change_id = _record(older_pages)
-    transaction.on_commit(partial(_after_commit, change_id, older_pages))
+    transaction.on_commit(partial(_after_commit, change_id, older_pages, refresh))
 
 
 def _record(older_pages: bool) -> int:
@@ -89,12 +97,16 @@ def _record(older_pages: bool) -> int:
         return cursor.fetchone()[0]
 
 
-def _after_commit(change_id: int, older_pages: bool) -> None:
+def _after_commit(change_id: int, older_pages: bool, refresh: Refresh | None) -> None:
     stats.record("invalidation")
-    apply({change_id: older_pages})
-    if settings.TASKLIST_INVALIDATION == "update" and "query" in settings.TASKLIST_CACHE_LAYERS:
-        # The first page's list is stored again; other pages' lists are left to their next reader.
-        TaskListCache().refill_tasks(FIRST, task_page)
+    change = {change_id: older_pages}
+    if settings.TASKLIST_INVALIDATION == "update" and refresh is not None and refresh():
+        # The first page's entries hold this write (or a later one): nothing of it to delete.
+        # Older pages are still named by a generation the write moves.
+        if not older_pages or _next_generation(keys.OLDER_PAGES_GENERATION_KEY):
+            _confirmed(change)
+            return
+    apply(change)  # deleting is always safe, and the way of every strategy but update
 
 
 def apply(changes: dict[int, bool]) -> bool:
@@ -113,6 +125,11 @@ def apply(changes: dict[int, bool]) -> bool:
     if not confirmed:
         pending.add(changes, expired_by=time.monotonic() + keys.entries_expire_within())
         return False
+    _confirmed(changes)
+    return True
+
+
+def _confirmed(changes: dict[int, bool]) -> None:
     pending.discard(changes)
     try:
         _mark_confirmed(list(changes))
@@ -120,7 +137,6 @@ def apply(changes: dict[int, bool]) -> bool:
         # The write stands and the cache is fresh; another process will apply
         # the change once more, which costs a miss, not a stale page.
         logger.warning("could not mark invalidations %s confirmed: %s", sorted(changes), error)
-    return True
 
 
 def retry_pending() -> None:

@@ -45,6 +45,7 @@ class TaskListCache:
         self.served: dict[str, str] = {}
         self.cache_seconds = 0.0
         self._stop_waiting_at: float | None = None
+        self._data_versions: dict[PageRef, int | None] = {}
 
     @contextmanager
     def _waiting_for_cache(self):
@@ -76,14 +77,46 @@ class TaskListCache:
 
     def tasks(self, page: PageRef, load: Callable[[PageRef], dict]) -> dict:
         """One page of the list, newest first, as selectors.task_page gives it."""
-        return self._fetch("query", keys.tasks_key(page), self._version(page), lambda: load(page), _is_task_page)
-
-    def refill_tasks(self, page: PageRef, load: Callable[[PageRef], dict]) -> dict:
-        """Load one page of the list and store it, whether or not the cache had it (the ``update`` strategy)."""
-        return self._fill(keys.tasks_key(page), self._version(page), lambda: load(page), _is_task_page)
+        data = self._fetch("query", keys.tasks_key(page), self._version(page), lambda: load(page), _is_task_page)
+        self._data_versions[page] = data.get("version")
+        return data
 
     def page(self, page: PageRef, render: Callable[[], str]) -> bytes:
-        return self._fetch("page", keys.page_key(page), self._version(page), lambda: render().encode(), _is_page)
+        def compute():
+            body = render().encode()  # reads the list, and so learns its version
+            return (self._data_versions.get(page), body)
+
+        return self._fetch("page", keys.page_key(page), self._version(page), compute, _is_page)[1]
+
+    def replace_first_page(self, load: Callable[[PageRef], dict], render: Callable[[dict], str]) -> bool:
+        """After a write (the ``update`` strategy): the first page's list and page entries replaced by
+        ones read now, unless the cache holds newer ones (a later write's). Returns whether every
+        entry now holds this list or a newer one.
+
+        Readers never miss the first page after a write, and two writers cannot undo
+        each other: the list's version (models.TaskCount) follows commit order.
+        """
+        data = load(FIRST)
+        version = data["version"]
+
+        def at_least_as_new(current) -> bool:
+            if isinstance(current, dict):
+                stored = current.get("version")
+            else:
+                stored = current[0] if isinstance(current, tuple) and current else None
+            return isinstance(stored, int) and stored >= version
+
+        replaced = True
+        with self._waiting_for_cache():
+            if "query" in self.layers:
+                replaced = cache.set_unless(keys.tasks_key(FIRST), data, at_least_as_new, self.ttl)
+        if "page" in self.layers:
+            body = render(data).encode()
+            with self._waiting_for_cache():
+                replaced = (
+                    cache.set_unless(keys.page_key(FIRST), (version, body), at_least_as_new, self.ttl) and replaced
+                )
+        return replaced
 
     def cached_page(self, page: PageRef) -> bytes | None:
         """The page entry if the cache holds it (a hit, counted), else None; nothing is filled.
@@ -95,10 +128,11 @@ class TaskListCache:
         if version is CACHE_UNAVAILABLE:
             return None
         value = self._get(keys.page_key(page), version, _is_page)
-        if value is not None:
-            self.served["page"] = "hit"
-            stats.record("page_hit")
-        return value
+        if value is None:
+            return None
+        self.served["page"] = "hit"
+        stats.record("page_hit")
+        return value[1]
 
     def rows(self, tasks: list[dict], render_row: Callable[[dict], str]) -> list[str]:
         """Each task's rendered row, from the cache where it has one."""
@@ -189,7 +223,13 @@ class TaskListCache:
 
 
 def _is_page(value) -> bool:
-    return isinstance(value, bytes)
+    """(version of the list it shows, or None; the page's HTML)."""
+    return (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and (value[0] is None or isinstance(value[0], int))
+        and isinstance(value[1], bytes)
+    )
 
 
 def _is_task_page(value) -> bool:

@@ -152,14 +152,30 @@ def test_a_write_is_seen_by_the_next_read(cache_setup, strategy, layers):
     assert names(Client().get("/")) == []
 
 
-def test_update_stores_the_new_list_so_the_next_read_skips_the_database(cache_setup, django_assert_num_queries):
+def test_update_stores_the_new_first_page_so_the_next_read_is_a_hit_that_skips_the_database(
+    cache_setup, django_assert_num_queries
+):
     cache_setup(invalidation="update")
     Client().get("/")
     services.task_create(name="Stored by the writer")
     assert cache.get(keys.tasks_key())["tasks"][0]["name"] == "Stored by the writer"
     with django_assert_num_queries(0):
         response = Client().get("/")
-    assert response["X-Cache"] == "page=miss; query=hit; fragments=0/1"
+    assert response["X-Cache"] == "page=hit"
+    assert names(response) == ["Stored by the writer"]
+
+
+def test_under_update_an_older_first_page_never_replaces_a_newer_one(cache_setup):
+    """Two writers race: the one whose read of the list is older must not store it over the other's."""
+    cache_setup(invalidation="update")
+    services.task_create(name="First")
+    older = task_page(FIRST)  # read before the second write commits, stored after it
+    services.task_create(name="Second")
+    reads = TaskListCache()
+    stale = reads.replace_first_page(lambda page: older, lambda data: "the older page")
+    assert stale, "the cache holds a newer list: nothing to do"
+    assert [task["name"] for task in cache.get(keys.tasks_key())["tasks"]] == ["Second", "First"]
+    assert names(Client().get("/")) == ["Second", "First"]
 
 
 def test_expire_serves_the_old_list_until_the_ttl_ends(cache_setup):

@@ -167,6 +167,37 @@ def test_a_lease_voided_and_taken_again_cannot_be_used_by_its_first_holder(backe
 # memcached only
 
 
+def newer_or_same(version):
+    return lambda current: current[0] >= version
+
+
+def test_set_unless_stores_into_a_missing_key(backend):
+    assert backend.set_unless("key", (1, "one"), newer_or_same(1)) is True
+    assert backend.get("key") == (1, "one")
+
+
+def test_set_unless_replaces_a_value_keep_refuses_and_keeps_one_it_accepts(backend):
+    backend.set("key", (2, "two"))
+    assert backend.set_unless("key", (1, "one"), newer_or_same(1)) is True, "holds a newer value"
+    assert backend.get("key") == (2, "two")
+    assert backend.set_unless("key", (3, "three"), newer_or_same(3)) is True
+    assert backend.get("key") == (3, "three")
+
+
+def test_set_unless_replaces_a_lease_and_voids_it(backend):
+    lease = backend.lease("key", 10)
+    assert backend.set_unless("key", (1, "one"), newer_or_same(1)) is True
+    assert backend.set_if_leased("key", lease, (0, "older")) is False
+    assert backend.get("key") == (1, "one")
+
+
+def test_set_unless_on_an_unreachable_server_says_it_did_not_store():
+    from testsupport.ports import free_port
+
+    cache = memcached_backend(f"127.0.0.1:{free_port()}")
+    assert cache.set_unless("key", (1, "one"), newer_or_same(1)) is False
+
+
 def test_keys_memcached_cannot_store_are_rejected(memcached):
     cache = memcached_backend(memcached.server, memcached.username, memcached.password)
     with pytest.raises(InvalidCacheKey):
