@@ -7,7 +7,7 @@ import statistics
 import time
 from pathlib import Path
 
-FLOOR, WARM, X
+FLOOR, WARM, DEFAULT_MIXED = "floor: Django", "all layers, warm", "update, 95/5 read/write"
 TUTORIAL_WARM, TUTORIAL_MIXED = "tutorial: cache_page, warm", "tutorial: cache_page, 95/5"
 
 
