@@ -9,8 +9,8 @@ control_socket = os.path.expanduser(f"~/.gunicorn/gunicorn-{os.environ.get('PORT
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads, not one request per process: a client that sends its headers slowly holds whatever
 # reads them until it is done. Two such clients stall two sync workers; here they hold two of
-# each worker's 16 threads (tested: django_tasklist/tests/test_gunicorn.py). Database connections
-# are not kept per thread (DATABASE_CONN_MAX_AGE, settings.py). A buffering proxy in front (App
+# each worker's 16 threads (tested: django_tasklist/tests/test_gunicorn.py). The threads share a
+# small pool of database connections (DATABASE_POOL_SIZE, settings.py). A buffering proxy in front (App
 # Platform's edge, nginx in make stack) absorbs slow clients before they reach gunicorn at all.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "16"))

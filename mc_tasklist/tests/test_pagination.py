@@ -14,7 +14,7 @@ from mc_tasklist.caching.keys import STRATEGIES
 from mc_tasklist.models import Task
 from mc_tasklist.selectors import task_count
 from testsupport.http import Visitor
-from testsupport.pages import task_names
+from testsupport.pages import task_names, tasks_shown
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -260,3 +260,32 @@ def test_two_instances_count_the_same_after_adds_and_deletes_on_either(instances
         assert writer.post("/remove", {"id": doomed}).status == 302
     for instance in (first, second):
         assert "(4, newest first)" in Visitor(instance.port).get("/").text
+
+
+def walk_over_http(instance) -> list[str]:
+    """Every task a new visitor sees following the Older links from the first page, in order."""
+    shown, path = [], "/"
+    while path:
+        page = Visitor(instance.port).get(path).text
+        shown += task_names(page)
+        older = re.search(r'href="([^"]+)" rel="next">Older', page)
+        path = older and older.group(1)
+    return shown
+
+
+@pytest.mark.gunicorn
+@pytest.mark.parametrize("strategy", FRESH_AT_ONCE)
+def test_a_write_through_one_instance_is_on_every_page_of_the_other_at_once(instances, strategy):
+    first, second = instances(TASKLIST_PAGE_SIZE=3, TASKLIST_INVALIDATION=strategy)
+    writer = Visitor(first.port)
+    for n in range(8):
+        assert writer.post("/add", {"name": f"{strategy} {n}"}).status == 302
+    before = walk_over_http(second)  # every page now cached on the second instance's side
+    assert before[:8] == [f"{strategy} {n}" for n in reversed(range(8))]
+    doomed_id, doomed = next(iter(tasks_shown(writer.get("/?after=0").text).items()))  # on the oldest page
+    assert writer.post("/remove", {"id": doomed_id}).status == 302
+    after = walk_over_http(second)
+    assert after == [name for name in before if name != doomed]
+    writer.get("/")
+    assert writer.post("/add", {"name": f"{strategy} newest"}).status == 302
+    assert walk_over_http(second) == [f"{strategy} newest", *after]
