@@ -42,8 +42,8 @@ def post_worker_init(worker):
     """
     if worker.app.app_uri != "django_tasklist.wsgi":
         return
-    from mc_tasklist import stats
+    from mc_tasklist import list_page, stats
     from mc_tasklist.caching import watcher
 
     stats.start_flusher()
-    watcher.start()
+    watcher.start(refresh=list_page.refresh_first_page)

@@ -57,7 +57,7 @@ def task_created(task: Task, *, refresh: Refresh | None = None) -> None:
     commit, so two adds can commit out of order): then this one lands below
     it, possibly on an older page, and the older pages go too.
     """
-    _list_changed(older_pages=Task.objects.filter(id__gt=task.id).exists(), refresh=refresh)
+    _list_changed(older_pages=False, above=task.id, refresh=refresh)
 
 
 def task_updated(*, refresh: Refresh | None = None) -> None:
@@ -75,38 +75,53 @@ def cache_flushed() -> None:
     pending.forget()
 
 
-def _list_changed(*, older_pages: bool, refresh: Refresh | None) -> None:
-    """Record the change in the write's transaction; invalidate once it commits."""
+def _list_changed(*, older_pages: bool, refresh: Refresh | None, above: int | None = None) -> None:
+    """Record the change in the write's transaction; invalidate once it commits.
+
+    ``above``: the older pages change too if any task above this id exists already.
+    """
     if settings.TASKLIST_INVALIDATION == "expire":
         return  # Entries live out their TTL: the documented lag.
-    change_id = _record(older_pages)
+    change_id, older_pages = _record(older_pages, above)
     transaction.on_commit(partial(_after_commit, change_id, older_pages, refresh))
 
 
-def _record(older_pages: bool) -> int:
-    """The outbox row and its announcement, in one statement on PostgreSQL."""
+def _record(older_pages: bool, above: int | None) -> tuple[int, bool]:
+    """The outbox row and its announcement, in one statement on PostgreSQL.
+
+    One statement, because a write holds the task count's row lock (models.TaskCount) from its
+    insert to its commit, and every other write waits for it meanwhile.
+    """
     if connection.vendor != "postgresql":  # SQLite (development) has one process and nobody to tell.
-        return UnconfirmedInvalidation.objects.create(older_pages=older_pages).id
-    table = UnconfirmedInvalidation._meta.db_table
+        older_pages = older_pages or (above is not None and Task.objects.filter(id__gt=above).exists())
+        return UnconfirmedInvalidation.objects.create(older_pages=older_pages).id, older_pages
+    outbox, tasks = UnconfirmedInvalidation._meta.db_table, Task._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH change AS (INSERT INTO {table} (older_pages, created_at) VALUES (%s, now()) RETURNING id) "
-            "SELECT id, pg_notify(%s, concat('new ', id, ' ', %s::int)) FROM change",
-            [older_pages, CHANNEL, older_pages],
+            f"WITH change AS (INSERT INTO {outbox} (older_pages, created_at)"
+            f" SELECT %s OR EXISTS (SELECT 1 FROM {tasks} WHERE id > %s), now() RETURNING id, older_pages)"
+            " SELECT id, older_pages, pg_notify(%s, concat('new ', id, ' ', older_pages::int)) FROM change",
+            [older_pages, above if above is not None else 2**63 - 1, CHANNEL],
         )
-        return cursor.fetchone()[0]
+        change_id, older_pages, _ = cursor.fetchone()
+        return change_id, older_pages
 
 
 def _after_commit(change_id: int, older_pages: bool, refresh: Refresh | None) -> None:
     stats.record("invalidation")
-    change = {change_id: older_pages}
+    settle({change_id: older_pages}, refresh)
+
+
+def settle(changes: dict[int, bool], refresh: Refresh | None = None) -> bool:
+    """Bring the cache up to committed changes: under ``update`` by storing the first page anew,
+    otherwise (or if that fails) by deleting. Returns whether every cache server confirmed."""
     if settings.TASKLIST_INVALIDATION == "update" and refresh is not None and refresh():
-        # The first page's entries hold this write (or a later one): nothing of it to delete.
-        # Older pages are still named by a generation the write moves.
-        if not older_pages or _next_generation(keys.OLDER_PAGES_GENERATION_KEY):
-            _confirmed(change)
-            return
-    apply(change)  # deleting is always safe, and the way of every strategy but update
+        # The first page's entries hold these writes (or later ones): nothing of them to delete.
+        # Older pages are still named by a generation the writes move.
+        if not any(changes.values()) or _next_generation(keys.OLDER_PAGES_GENERATION_KEY):
+            _confirmed(changes)
+            return True
+    return apply(changes)  # deleting is always safe
 
 
 def apply(changes: dict[int, bool]) -> bool:

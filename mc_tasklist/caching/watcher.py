@@ -25,7 +25,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from mc_tasklist.caching import keys
-from mc_tasklist.caching.invalidation import CHANNEL, apply, retry_pending
+from mc_tasklist.caching.invalidation import CHANNEL, Refresh, retry_pending, settle
 from mc_tasklist.caching.pending import pending
 from mc_tasklist.models import UnconfirmedInvalidation
 
@@ -41,7 +41,10 @@ IDLE_SECONDS = 1.0
 
 
 class InvalidationWatcher:
-    def __init__(self):
+    def __init__(self, refresh: Refresh | None = None):
+        # Under update, a change is applied as its writer would have: the first page stored anew
+        # rather than deleted, so a writer that confirms late costs readers no miss.
+        self.refresh = refresh
         self._waiting: dict[int, tuple[float, bool]] = {}  # id -> (due, older pages too)
 
     def run_forever(self) -> None:
@@ -94,7 +97,7 @@ class InvalidationWatcher:
             del self._waiting[change_id]
         if due:
             logger.debug("applying invalidations %s that no cache server confirmed", sorted(due))
-            apply(due)
+            settle(due, self.refresh)
 
     def _catch_up(self) -> None:
         """Changes announced while this process was not listening (it started, or reconnected)."""
@@ -105,7 +108,7 @@ class InvalidationWatcher:
             self._waiting.setdefault(change_id, (time.monotonic() + GRACE_SECONDS, older_pages))
 
 
-def start() -> None:
+def start(refresh: Refresh | None = None) -> None:
     """Watch from a background thread of this process, where watching can help.
 
     Not for ``expire`` (nothing is invalidated), not without PostgreSQL (no
@@ -117,4 +120,5 @@ def start() -> None:
         return
     if connection.vendor != "postgresql":
         return
-    threading.Thread(target=InvalidationWatcher().run_forever, name="tasklist-invalidations", daemon=True).start()
+    watcher = InvalidationWatcher(refresh)
+    threading.Thread(target=watcher.run_forever, name="tasklist-invalidations", daemon=True).start()
