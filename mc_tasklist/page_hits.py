@@ -8,7 +8,9 @@ more than the page itself. So this WSGI wrapper (django_tasklist/wsgi.py)
 answers `GET /`, `GET /?before=<id>` and `GET /?after=<id>` itself when all of these hold:
 
 * the host is allowed and, where HTTPS is required, the request came over it;
-* the visitor has no session and no flash message waiting (both need Django);
+* the visitor has no session (a staff user's: it needs Django); flash messages
+  ("Added ...") are read and cleared with Django's own cookie message storage
+  and put into the page, so the redirect after a write is a hit too;
 * this process holds no invalidation the cache has not confirmed
   (caching/pending.py; ``TaskListCache.cached_page`` declines then): retrying
   one may write to the database, which is Django's to do, with its connection
@@ -27,10 +29,10 @@ a fresh mask), with the randomness drawn in one ``os.urandom`` call: Django's
 hit. The tests post every kind of token this makes.
 
 Anything else goes to Django, which answers as before and fills the entry.
-What a hit skips: sessions, authentication, messages, django-axes, WhiteNoise,
-the view. What it still does: host validation, the HTTPS rule, CSRF (a token
-per visitor, and the cookie renewed as Django renews it), the X-Cache header
-where enabled, the request log line, the counters.
+What a hit skips: sessions, authentication, django-axes, WhiteNoise, the view.
+What it still does: host validation, the HTTPS rule, CSRF (a token per visitor,
+and the cookie renewed as Django renews it), the visitor's flash messages, the
+X-Cache header where enabled, the request log line, the counters.
 """
 
 import os
@@ -116,7 +118,7 @@ class CachedPageHits:
         ):
             return None
         request = WSGIRequest(environ)
-        if settings.SESSION_COOKIE_NAME in request.COOKIES or CookieStorage.cookie_name in request.COOKIES:
+        if settings.SESSION_COOKIE_NAME in request.COOKIES:
             return None
         try:
             request.get_host()
@@ -138,7 +140,12 @@ class CachedPageHits:
 
     def _response(self, request, body: bytes, headers, task_cache: TaskListCache) -> HttpResponse:
         secret = visitor_secret(request) or random_csrf_string()
-        response = HttpResponse(rendering.insert_visitor_parts(body, masked_token(secret)))
+        # The visitor's flash messages ("Added ..."), read and cleared by Django's own message storage,
+        # so that the redirect after a write is a hit too.
+        storage = CookieStorage(request)
+        messages = rendering.render_messages(list(storage))
+        response = HttpResponse(rendering.insert_visitor_parts(body, masked_token(secret), messages))
+        storage.update(response)
         for name, value in headers:
             response[name] = value
         response["Expires"] = http_date()
