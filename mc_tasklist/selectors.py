@@ -3,6 +3,7 @@
 import time
 
 from django.conf import settings
+from django.db import connection
 
 from mc_tasklist import paging, stats
 from mc_tasklist.models import Task, TaskCount
@@ -32,9 +33,7 @@ def task_page(ref: PageRef) -> dict:
     fields = ("id", "name", "created_at")
     newest_first = Task.objects.order_by("-id")
     if ref.kind == "first":
-        # The version first: the tasks, read after it, hold at least every write up to it.
-        version, count = TaskCount.objects.filter(id=1).values_list("version", "tasks").first() or (0, 0)
-        tasks = list(newest_first.values(*fields)[: size + 1])
+        version, count, tasks = _first_page_with_version(size + 1)
         return {"tasks": tasks[:size], "older": len(tasks) > size, "count": count, "version": version}
     if ref.kind == "before":
         if not Task.objects.filter(id=ref.anchor).exists():
@@ -51,6 +50,29 @@ def task_page(ref: PageRef) -> dict:
     if len(tasks) < size:
         raise PageElsewhere(paging.FIRST)  # The newest tasks: the first page shows them.
     return {"tasks": tasks[::-1], "older": ref.anchor > 0, "count": None}
+
+
+def _first_page_with_version(limit: int) -> tuple[int, int, list[dict]]:
+    """The list's version and count (models.TaskCount) and its newest tasks, read at one moment.
+
+    On PostgreSQL one statement, so one snapshot: the tasks are exactly those of that version.
+    Elsewhere the version is read first: the tasks, read after it, hold at least every write up to it.
+    """
+    if connection.vendor != "postgresql":
+        version, count = TaskCount.objects.filter(id=1).values_list("version", "tasks").first() or (0, 0)
+        return version, count, list(Task.objects.order_by("-id").values("id", "name", "created_at")[:limit])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.version, c.tasks, t.id, t.name, t.created_at FROM {TaskCount._meta.db_table} c"
+            f" LEFT JOIN LATERAL (SELECT id, name, created_at FROM {Task._meta.db_table} ORDER BY id DESC LIMIT %s) t"
+            " ON true WHERE c.id = 1",
+            [limit],
+        )
+        rows = cursor.fetchall()
+    if not rows:  # no count row yet: nothing was ever written
+        return 0, 0, []
+    tasks = [{"id": row[2], "name": row[3], "created_at": row[4]} for row in rows if row[2] is not None]
+    return rows[0][0], rows[0][1], tasks
 
 
 def task_count() -> int:

@@ -38,6 +38,7 @@ from django.db import DatabaseError, connection, transaction
 from mc_tasklist import stats
 from mc_tasklist.caching import keys
 from mc_tasklist.caching.pending import pending
+from mc_tasklist.caching.read_through import recent_rows
 from mc_tasklist.models import Task, UnconfirmedInvalidation
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ def cache_flushed() -> None:
     """Empty the whole cache. Nothing is left to invalidate, so nothing stays pending."""
     cache.clear()
     pending.forget()
+    recent_rows.clear()
 
 
 def _list_changed(*, older_pages: bool, refresh: Refresh | None, above: int | None = None) -> None:
@@ -172,16 +174,20 @@ def _next_generation(key: str) -> bool:
 
 
 def _mark_confirmed(change_ids: list[int]) -> None:
-    """Delete the changes from the outbox and say "done", in one transaction that need not wait for the disk.
+    """Delete the changes from the outbox and say "done": on PostgreSQL one statement, committed
+    without waiting for the disk.
 
-    Losing it in a database crash costs another process one needless delete, not a stale page.
+    Losing it in a database crash costs another process one needless repair, not a stale page.
     """
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    if connection.vendor != "postgresql":
         UnconfirmedInvalidation.objects.filter(id__in=change_ids).delete()
-        _notify("done " + ",".join(map(str, change_ids)))
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH confirmed AS (DELETE FROM {UnconfirmedInvalidation._meta.db_table} WHERE id = ANY(%s))"
+            " SELECT set_config('synchronous_commit', 'off', true), pg_notify(%s, %s)",
+            [change_ids, CHANNEL, "done " + ",".join(map(str, change_ids))],
+        )
 
 
 def _notify(payload: str) -> None:
