@@ -233,7 +233,8 @@ def test_the_count_is_right_after_every_kind_of_write(small_pages):
     assert task_count() == 2
 
 
-def test_a_late_committing_add_refreshes_the_older_pages(small_pages):
+@pytest.mark.parametrize("recorded", ["in the write's transaction", "in the write's one statement"])
+def test_a_late_committing_add_refreshes_the_older_pages(small_pages, recorded):
     add_tasks(7)
     gap = id_of("Task 3")
     services.task_delete(task_id=gap)
@@ -241,8 +242,12 @@ def test_a_late_committing_add_refreshes_the_older_pages(small_pages):
     assert names(Client().get(older)) == ["Task 4", "Task 2", "Task 1"]
     # Ids are handed out before commit, so two adds can commit out of order: this one commits
     # after Task 7 with an id below Task 4's, so it lands on an older page.
-    with transaction.atomic():
-        invalidation.task_created(Task.objects.create(id=gap, name="Late"))
+    if recorded == "in the write's transaction":
+        with transaction.atomic():
+            invalidation.task_created(Task.objects.create(id=gap, name="Late"))
+    else:
+        insert = "INSERT INTO mc_tasklist_task (id, name, created_at) VALUES (%s, %s, now()) RETURNING id"
+        invalidation.insert_recorded(insert, [gap, "Late"])
     assert names(Client().get(older)) == ["Task 4", "Late", "Task 2"]
 
 
