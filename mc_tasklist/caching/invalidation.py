@@ -86,7 +86,9 @@ def insert_recorded(insert: str, params: list, *, refresh: Refresh | None = None
         cursor.execute(
             f"WITH added AS ({insert}),"
             f" change AS (INSERT INTO {outbox} (older_pages, created_at)"
-            f" SELECT EXISTS (SELECT 1 FROM {tasks} WHERE id > added.id), now() FROM added"
+            # The newest id before this statement (its own insert is not visible to it): one index probe.
+            # EXISTS (... WHERE id > added.id) was planned as a sequential scan, 49 ms at a million tasks.
+            f" SELECT coalesce((SELECT max(id) FROM {tasks}) > added.id, false), now() FROM added"
             " RETURNING id, older_pages)"
             " SELECT change.id, change.older_pages,"
             " pg_notify(%s, concat('new ', change.id, ' ', change.older_pages::int)), added.*"
