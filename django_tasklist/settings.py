@@ -177,7 +177,11 @@ elif os.environ.get("DATABASE_URL"):
     if POOL_SIZE and CONN_MAX_AGE:
         raise ImproperlyConfigured("Set DATABASE_POOL_SIZE=0 to keep connections with DATABASE_CONN_MAX_AGE")
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)}
-    if POOL_SIZE:
+    # Not for a one-off command (migrate in the pre-deploy job, shell, cachestats): it has one
+    # connection's work to do and should wait for its database as long as connect_timeout allows,
+    # not the half second a request may (chaos caught a migrate failing so on a fresh server).
+    ONE_OFF_COMMAND = Path(sys.argv[0]).name in ("manage.py", "django-admin")
+    if POOL_SIZE and not ONE_OFF_COMMAND:
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             # All opened at the worker's first query: a pool that grew on demand, one connection at a
             # time from a thread competing with 16 busy ones, made writes wait past the 0.5 s below.

@@ -51,9 +51,26 @@ def test_development_mode_needs_nothing_and_uses_sqlite_and_the_process_cache():
     assert show("DEBUG", **env) == "True"
 
 
+def pool_as_a_server_sees_it(**env) -> str:
+    """The pool setting in a process that is not manage.py (gunicorn's workers, pytest)."""
+    code = (
+        "import django; django.setup(); from django.conf import settings;"
+        " print(settings.DATABASES['default']['OPTIONS'].get('pool'))"
+    )
+    environment = {**{k: v for k, v in os.environ.items() if k not in env}, **{k: v for k, v in env.items() if v}}
+    environment.setdefault("DJANGO_SETTINGS_MODULE", "django_tasklist.settings")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=environment, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 def test_each_worker_shares_a_small_pool_of_database_connections_by_default():
-    assert show("DATABASES['default']['OPTIONS']['pool']['max_size']", DATABASE_POOL_SIZE=UNSET) == "4"
-    assert show("DATABASES['default']['OPTIONS'].get('pool')", DATABASE_POOL_SIZE="0") == "None"
+    assert "'max_size': 4" in pool_as_a_server_sees_it(DATABASE_POOL_SIZE=UNSET)
+    assert pool_as_a_server_sees_it(DATABASE_POOL_SIZE="0") == "None"
+
+
+def test_a_one_off_command_connects_without_the_pool():
+    assert show("DATABASES['default']['OPTIONS'].get('pool')", DATABASE_POOL_SIZE="4") == "None"
 
 
 def test_a_pool_and_kept_connections_cannot_be_asked_for_together():
