@@ -218,13 +218,15 @@ def start_flusher() -> None:
 def _flush_forever() -> None:
     while True:
         time.sleep(settings.TASKLIST_STATS_FLUSH_SECONDS)
-        # This thread's own database connection: closed when too old or broken, as a request's is.
-        close_old_connections()
         try:
             flush()
             sample()
         except Exception:  # The thread must outlive any one failure.
             logger.exception("flushing cache statistics failed")
+        finally:
+            # This thread's database connection goes back to the worker's pool (or is closed) as a
+            # request's does when it ends: kept through the sleep, it was one of the 4 requests share.
+            close_old_connections()
 
 
 def report() -> dict:

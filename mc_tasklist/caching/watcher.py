@@ -71,12 +71,16 @@ class InvalidationWatcher:
                     timeout=max(0.0, min(due, now + IDLE_SECONDS) - now), stop_after=1
                 ):
                     self.heard(notification.payload)
-                close_old_connections()  # this thread's Django connection, after a database restart
-                self.apply_due()
-                retry_pending()
-                if time.monotonic() >= next_catch_up:
-                    self._catch_up()
-                    next_catch_up = time.monotonic() + CATCH_UP_SECONDS
+                try:
+                    self.apply_due()
+                    retry_pending()
+                    if time.monotonic() >= next_catch_up:
+                        self._catch_up()
+                        next_catch_up = time.monotonic() + CATCH_UP_SECONDS
+                finally:
+                    # This thread's Django connection back to the worker's pool (or closed, or dropped
+                    # after a database restart), as at the end of a request: not held while it listens.
+                    close_old_connections()
 
     def heard(self, payload: str) -> None:
         kind, _, rest = payload.partition(" ")
