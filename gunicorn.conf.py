@@ -3,9 +3,10 @@
 import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8080')}"
-# gunicorn's control socket (for gunicornc), one per instance: by default every
-# instance on a machine would take the same path, and the last one started wins.
-control_socket = os.path.expanduser(f"~/.gunicorn/gunicorn-{os.environ.get('PORT', '8080')}.ctl")
+# gunicorn's control socket (for gunicornc), one per instance: by default every instance on a
+# machine would take the same path, and the last one started wins. Named by the master's process
+# id, which this file is read in: a name from $PORT was shared by instances started with -b.
+control_socket = os.path.expanduser(f"~/.gunicorn/gunicorn-{os.getpid()}.ctl")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads, not one request per process: a client that sends its headers slowly holds whatever
 # reads them until it is done. Two such clients stall two sync workers; here they hold two of

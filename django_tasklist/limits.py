@@ -25,8 +25,11 @@ class RequestBodyLimitMiddleware:
                 status=413,
                 content_type="text/plain; charset=utf-8",
             )
-            # The body was not read: the connection cannot carry another request after it.
-            response["Connection"] = "close"
+            # The body was not read: the connection cannot carry another request after it. gunicorn
+            # closes it when told so; a WSGI application may not set a hop-by-hop header, and
+            # Django's development server (wsgiref) refuses the response with a 500 if it does.
+            if request.META.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
+                response["Connection"] = "close"
             return response
         return self.get_response(request)
 

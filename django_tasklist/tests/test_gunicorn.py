@@ -30,12 +30,15 @@ def test_head_is_answered_with_the_get_headers_no_body_and_no_warning(app_env, t
     assert "no-body response" not in log_path.read_text()
 
 
-def test_each_instance_on_a_machine_has_its_own_control_socket(app_env):
+def test_each_instance_on_a_machine_has_its_own_control_socket_whatever_it_binds(app_env):
     from pathlib import Path
 
-    instances = [GunicornInstance(app_env, workers=1).start() for _ in range(2)]
+    instances = [GunicornInstance(app_env, workers=1) for _ in range(2)]
+    for instance in instances:
+        instance.env["PORT"] = "8080"  # the same for both, as when a process manager passes -b
+        instance.start()
     try:
-        sockets = [Path(f"~/.gunicorn/gunicorn-{instance.port}.ctl").expanduser() for instance in instances]
+        sockets = [Path(f"~/.gunicorn/gunicorn-{instance.process.pid}.ctl").expanduser() for instance in instances]
         deadline = time.monotonic() + 10  # the master opens it just after it starts listening
         while not all(socket.is_socket() for socket in sockets):
             assert time.monotonic() < deadline, f"no control socket at {sockets}"
