@@ -4,7 +4,11 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 STACK_PORT ?= 8080
 
-.PHONY: help install run superuser stack test lint format clean bench bench-quick chaos chaos-quick
+.PHONY: help install system-packages run superuser stack test lint format clean bench bench-quick chaos chaos-quick
+
+# Debian packages the tests start themselves (memcached with SASL, nginx for make stack's test,
+# Chromium for the browser tests); installed when missing, as root on Debian or Ubuntu.
+SYSTEM_PACKAGES := memcached sasl2-bin libsasl2-modules chromium nginx
 
 ## This list
 help:
@@ -23,6 +27,13 @@ $(VENV)/.installed: $(VENV)/.runtime-installed requirements-dev.txt
 
 install: $(VENV)/.installed
 
+system-packages:
+	@missing=$$(for package in $(SYSTEM_PACKAGES); do dpkg -s $$package >/dev/null 2>&1 || echo $$package; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
 ## Start the app on SQLite and the in-process cache, at http://127.0.0.1:8000/
 run: $(VENV)/.runtime-installed
 	$(PYTHON) manage.py migrate --noinput
@@ -34,16 +45,12 @@ superuser: $(VENV)/.runtime-installed
 	$(PYTHON) manage.py createsuperuser $(if $(DJANGO_SUPERUSER_PASSWORD),--noinput)
 
 ## The production topology here: nginx on STACK_PORT (8080) before 2 gunicorn instances, PostgreSQL, SASL memcached
-stack: $(VENV)/.runtime-installed
-	@for tool in nginx:nginx memcached:memcached saslpasswd2:sasl2-bin; do \
-		command -v $${tool%%:*} >/dev/null || PATH=$$PATH:/usr/sbin command -v $${tool%%:*} >/dev/null \
-		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $${tool##*:} >/dev/null; done
-	@dpkg -s libsasl2-modules >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsasl2-modules >/dev/null
+stack: $(VENV)/.runtime-installed system-packages
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 	$(PYTHON) -m testsupport.stack --port $(STACK_PORT)
 
 ## Every test, against PostgreSQL (127.0.0.1:5432) and a SASL memcached it starts itself
-test: install $(VENV)/django-tests/.unpacked
+test: install system-packages $(VENV)/django-tests/.unpacked
 	$(PYTHON) -m pytest
 
 # Django's own cache tests, from its source distribution (see requirements-django-tests.txt).
