@@ -1,4 +1,4 @@
-"""The task list's caching policy, in three modules by job.
+"""The task list's caching policy, in small modules by job.
 
 Three layers nest like the tutorial's Russian dolls; each can be switched off
 with TASKLIST_CACHE_LAYERS:
@@ -15,10 +15,11 @@ fresh (fragments never need it):
 
 * ``expire``: nothing; entries live TASKLIST_CACHE_TTL seconds, so a change
   shows up at the latest that long after it was made;
-* ``delete`` (default): a write deletes the entries after it commits;
+* ``delete``: a write deletes the entries after it commits;
 * ``version``: a write increments a generation number that is part of every
   key, so old entries are never read again and age out;
-* ``update``: a write deletes the entries and stores the new list at once.
+* ``update`` (the default): a write stores the first page's list and page
+  anew, replacing only older ones (they carry the list's version).
 
 Correctness across processes rests on two rules. Invalidation runs after the
 database commit. And an entry is filled under a lease (a placeholder added
@@ -27,7 +28,9 @@ entry while a reader is still querying the database voids that reader's lease,
 so the reader's list, possibly older than the write, is never stored.
 
 * ``keys``: names, keys, timeouts: pure functions, no cache I/O;
-* ``read_through``: ``TaskListCache``, a request's reads, each filled under a lease;
+* ``read_through``: ``TaskListCache``, a request's reads, each filled under a lease, and the
+  first page stored anew after a write (``update``);
+* ``recent_rows``: the rows this process has seen, kept in memory by their content's key;
 * ``invalidation``: what each kind of write does, recorded with the write (an
   outbox) and applied after the commit;
 * ``pending``: what this process could not get confirmed; while anything is

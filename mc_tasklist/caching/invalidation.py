@@ -38,7 +38,7 @@ from django.db import DatabaseError, connection, transaction
 from mc_tasklist import stats
 from mc_tasklist.caching import keys
 from mc_tasklist.caching.pending import pending
-from mc_tasklist.caching.read_through import recent_rows
+from mc_tasklist.caching.recent_rows import recent_rows
 from mc_tasklist.models import Task, UnconfirmedInvalidation
 
 logger = logging.getLogger(__name__)
