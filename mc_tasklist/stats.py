@@ -22,6 +22,7 @@ from django.db import DatabaseError, close_old_connections, connection
 
 from mc_tasklist.caching.keys import LAYERS
 from mc_tasklist.models import CacheServerSample, SharedCounter
+from mc_tasklist.outages import OutageLog
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,10 @@ def latency_bucket_counter(bound: float) -> str:
     return f"request_seconds_bucket:{bound:g}"
 
 
+# The counts are kept in memory meanwhile.
+_flush_outage = OutageLog(logger, "flushing cache statistics")
+
+
 def flush() -> None:
     """Add this process's counts to the shared counters, in one statement."""
     with _lock:
@@ -79,7 +84,9 @@ def flush() -> None:
     except DatabaseError as error:
         with _lock:  # The database is down: keep the counts for the next try.
             _pending.update(counts)
-        logger.warning("cache statistics not flushed, kept for the next try: %s", str(error).splitlines()[0])
+        _flush_outage.failed(error)
+    else:
+        _flush_outage.succeeded()
 
 
 def _add_to_shared_counters(counts: dict[str, int]) -> None:

@@ -28,6 +28,7 @@ from mc_tasklist.caching import keys
 from mc_tasklist.caching.invalidation import CHANNEL, Refresh, retry_pending, settle
 from mc_tasklist.caching.pending import pending
 from mc_tasklist.models import UnconfirmedInvalidation
+from mc_tasklist.outages import OutageLog
 
 logger = logging.getLogger(__name__)
 
@@ -46,24 +47,27 @@ class InvalidationWatcher:
         # rather than deleted, so a writer that confirms late costs readers no miss.
         self.refresh = refresh
         self._waiting: dict[int, tuple[float, bool]] = {}  # id -> (due, older pages too)
+        self.outage = OutageLog(logger, "watching for unconfirmed invalidations")
+        self.stopped = threading.Event()
 
     def run_forever(self) -> None:
-        while True:
+        while not self.stopped.is_set():
             try:
                 self._watch()
             except (psycopg.OperationalError, DatabaseError) as error:  # a database restart, say
-                logger.warning("cannot watch for unconfirmed invalidations (%s); reconnecting in 1 s", error)
+                self.outage.failed(error)
             except Exception:  # The thread must outlive any one failure.
                 logger.exception("watching for unconfirmed invalidations failed; reconnecting in 1 s")
-            time.sleep(1)
+            self.stopped.wait(1)
 
     def _watch(self) -> None:
         # Its own connection, opened as Django opens the default one (same settings and options).
         with psycopg.connect(**connection.get_connection_params(), autocommit=True) as listener:
             listener.execute(f"LISTEN {CHANNEL}")
             self._catch_up()
+            self.outage.succeeded()
             next_catch_up = time.monotonic() + CATCH_UP_SECONDS
-            while True:
+            while not self.stopped.is_set():
                 now = time.monotonic()
                 due = min((due for due, _ in self._waiting.values()), default=now + IDLE_SECONDS)
                 # One notification at a time, so that the next due time is recomputed after each.

@@ -4,12 +4,15 @@ In one process against the SASL memcached and PostgreSQL; test_partial_faults.py
 shows the same across gunicorn instances with real faults.
 """
 
+import threading
 import time
 
+import psycopg
 import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from mc_tasklist import stats
 from mc_tasklist.caching import keys
 from mc_tasklist.caching.pending import pending
 from mc_tasklist.caching.read_through import TaskListCache
@@ -67,3 +70,49 @@ def test_while_a_change_is_unconfirmed_this_process_reads_no_list_or_page_from_t
     finally:
         pending.forget()
     assert "page=hit" in Client().get("/")["X-Cache"], "once nothing is pending, the cache serves again"
+
+
+def test_a_database_outage_is_one_line_when_it_starts_and_one_when_it_ends(caplog):
+    """Not a line per retry: the watcher retries every second, in every worker."""
+    watcher = InvalidationWatcher()
+    attempts = []
+
+    def watch_while_the_database_is_down_then_once_up():
+        attempts.append(time.monotonic())
+        if len(attempts) <= 3:
+            raise psycopg.OperationalError("connection refused")
+        watcher.outage.succeeded()  # what _watch does once it listens again
+        watcher.stopped.set()
+
+    watcher._watch = watch_while_the_database_is_down_then_once_up
+    with caplog.at_level("WARNING", logger="mc_tasklist.caching.watcher"):
+        thread = threading.Thread(target=watcher.run_forever)
+        thread.start()
+        thread.join(10)
+    assert len(attempts) == 4, "it kept retrying, every second"
+    lines = [record.getMessage() for record in caplog.records if record.name == "mc_tasklist.caching.watcher"]
+    assert lines == [
+        "watching for unconfirmed invalidations: the database does not answer (connection refused);"
+        " retrying until it does",
+        "watching for unconfirmed invalidations: the database answers again",
+    ]
+
+
+def test_counts_that_cannot_be_flushed_log_the_outage_once(monkeypatch, caplog):
+    from django.db import OperationalError
+
+    failures = iter([True, True, True, False])
+
+    def add_or_fail(counts):
+        if next(failures):
+            raise OperationalError("the database is restarting")
+
+    monkeypatch.setattr(stats, "_add_to_shared_counters", add_or_fail)
+    with caplog.at_level("WARNING", logger="mc_tasklist.stats"):
+        for _ in range(4):
+            stats.record("page_hit")
+            stats.flush()
+    assert [record.getMessage() for record in caplog.records if record.name == "mc_tasklist.stats"] == [
+        "flushing cache statistics: the database does not answer (the database is restarting); retrying until it does",
+        "flushing cache statistics: the database answers again",
+    ]
