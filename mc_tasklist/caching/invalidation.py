@@ -4,8 +4,10 @@ A write calls one of ``task_created``, ``task_updated`` or ``tasks_deleted``
 inside its transaction. That records the change as an UnconfirmedInvalidation
 row in the same transaction (an outbox: it exists exactly when the write does)
 and tells every process through PostgreSQL's NOTIFY, which is delivered only
-if the transaction commits. After the commit the writer invalidates: it deletes
-the list and page entries (or moves the generation, under ``version``).
+if the transaction commits. (An add on PostgreSQL is one statement with its
+outbox row and announcement, committed by itself: ``insert_recorded``.) After
+the commit the writer invalidates: it deletes the list and page entries (or
+moves the generation, under ``version``).
 
 Under ``update`` the writer stores the first page anew instead of deleting it
 (TaskListCache.replace_first_page, through the ``refresh`` the service passes),
