@@ -9,6 +9,9 @@ from mc_tasklist import paging, stats
 from mc_tasklist.models import Task, TaskCount
 from mc_tasklist.paging import PageElsewhere, PageRef
 
+# What a page holds of each task: what the query layer caches and the row template shows.
+FIELDS = ("id", "name", "created_at")
+
 
 def task_page(ref: PageRef) -> dict:
     """One page of tasks, newest first, as plain values: what the query layer caches.
@@ -30,7 +33,6 @@ def task_page(ref: PageRef) -> dict:
         # The tutorial's stand-in for an expensive query.
         time.sleep(settings.TASKLIST_QUERY_DELAY)
     size = settings.TASKLIST_PAGE_SIZE
-    fields = ("id", "name", "created_at")
     newest_first = Task.objects.order_by("-id")
     if ref.kind == "first":
         version, count, tasks = _first_page_with_version(size + 1)
@@ -39,14 +41,14 @@ def task_page(ref: PageRef) -> dict:
         if not Task.objects.filter(id=ref.anchor).exists():
             above = Task.objects.filter(id__gt=ref.anchor).order_by("id").values_list("id", flat=True).first()
             raise PageElsewhere(paging.FIRST if above is None else paging.before(above))
-        tasks = list(newest_first.filter(id__lt=ref.anchor).values(*fields)[: size + 1])
+        tasks = list(newest_first.filter(id__lt=ref.anchor).values(*FIELDS)[: size + 1])
         if not tasks:
             raise PageElsewhere(paging.OLDEST)
         return {"tasks": tasks[:size], "older": len(tasks) > size, "count": None}
     if ref.anchor and not Task.objects.filter(id=ref.anchor).exists():
         below = newest_first.filter(id__lt=ref.anchor).values_list("id", flat=True).first()
         raise PageElsewhere(paging.after(below or 0))
-    tasks = list(Task.objects.order_by("id").filter(id__gt=ref.anchor).values(*fields)[:size])
+    tasks = list(Task.objects.order_by("id").filter(id__gt=ref.anchor).values(*FIELDS)[:size])
     if len(tasks) < size:
         raise PageElsewhere(paging.FIRST)  # The newest tasks: the first page shows them.
     return {"tasks": tasks[::-1], "older": ref.anchor > 0, "count": None}
@@ -60,7 +62,7 @@ def _first_page_with_version(limit: int) -> tuple[int, int, list[dict]]:
     """
     if connection.vendor != "postgresql":
         version, count = TaskCount.objects.filter(id=1).values_list("version", "tasks").first() or (0, 0)
-        return version, count, list(Task.objects.order_by("-id").values("id", "name", "created_at")[:limit])
+        return version, count, list(Task.objects.order_by("-id").values(*FIELDS)[:limit])
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT c.version, c.tasks, t.id, t.name, t.created_at FROM {TaskCount._meta.db_table} c"

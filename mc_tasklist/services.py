@@ -1,4 +1,5 @@
-"""Writes to the task list. Each one tells the caching policy inside its transaction.
+"""Writes to the task list. Each one tells the caching policy inside its transaction (an add on
+PostgreSQL: inside its one statement).
 
 The policy records the change with the write and invalidates after the commit
 (mc_tasklist/caching/invalidation.py), so no fault can separate the two.

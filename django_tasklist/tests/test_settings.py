@@ -16,11 +16,21 @@ from testsupport.pytest_plugin import memcached_key
 UNSET = None
 
 
+def environment(**env) -> dict[str, str]:
+    """The test run's environment with ``env`` in it (UNSET: taken out)."""
+    merged = {key: value for key, value in os.environ.items() if key not in env}
+    merged.update({key: value for key, value in env.items() if value is not UNSET})
+    return merged
+
+
 def manage(*args, **env):
-    environment = {key: value for key, value in os.environ.items() if key not in env}
-    environment.update({key: value for key, value in env.items() if value is not UNSET})
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=REPO, env=environment, capture_output=True, text=True, timeout=60
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env=environment(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -57,9 +67,10 @@ def pool_as_a_server_sees_it(**env) -> str:
         "import django; django.setup(); from django.conf import settings;"
         " print(settings.DATABASES['default']['OPTIONS'].get('pool'))"
     )
-    environment = {**{k: v for k, v in os.environ.items() if k not in env}, **{k: v for k, v in env.items() if v}}
-    environment.setdefault("DJANGO_SETTINGS_MODULE", "django_tasklist.settings")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=environment, capture_output=True, text=True)
+    env = {"DJANGO_SETTINGS_MODULE": "django_tasklist.settings", **env}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=environment(**env), capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 

@@ -51,6 +51,9 @@ Refresh = Callable[[], bool]
 
 # The PostgreSQL channel: "new <id> <0|1: older pages too>" at a write's commit, "done <id>,<id>" once confirmed.
 CHANNEL = "tasklist_invalidation"
+# What both ways of recording a change select from its outbox row (a CTE named ``change``): the
+# row and its "new" announcement, which the watchers parse (watcher.py). The channel is the parameter.
+_ANNOUNCED = "change.id, change.older_pages, pg_notify(%s, concat('new ', change.id, ' ', change.older_pages::int))"
 
 
 def task_created(task: Task, *, refresh: Refresh | None = None) -> None:
@@ -92,9 +95,7 @@ def insert_recorded(insert: str, params: list, *, refresh: Refresh | None = None
             # EXISTS (... WHERE id > added.id) was planned as a sequential scan, 49 ms at a million tasks.
             f" SELECT coalesce((SELECT max(id) FROM {tasks}) > added.id, false), now() FROM added"
             " RETURNING id, older_pages)"
-            " SELECT change.id, change.older_pages,"
-            " pg_notify(%s, concat('new ', change.id, ' ', change.older_pages::int)), added.*"
-            " FROM added, change",
+            f" SELECT {_ANNOUNCED}, added.* FROM added, change",
             [*params, CHANNEL],
         )
         change_id, older_pages, _, *row = cursor.fetchone()
@@ -143,7 +144,7 @@ def _record(older_pages: bool, above: int | None) -> tuple[int, bool]:
         cursor.execute(
             f"WITH change AS (INSERT INTO {outbox} (older_pages, created_at)"
             f" SELECT %s OR EXISTS (SELECT 1 FROM {tasks} WHERE id > %s), now() RETURNING id, older_pages)"
-            " SELECT id, older_pages, pg_notify(%s, concat('new ', id, ' ', older_pages::int)) FROM change",
+            f" SELECT {_ANNOUNCED} FROM change",
             [older_pages, above if above is not None else 2**63 - 1, CHANNEL],
         )
         change_id, older_pages, _ = cursor.fetchone()
@@ -229,9 +230,3 @@ def _mark_confirmed(change_ids: list[int]) -> None:
             " SELECT set_config('synchronous_commit', 'off', true), pg_notify(%s, %s)",
             [change_ids, CHANNEL, "done " + ",".join(map(str, change_ids))],
         )
-
-
-def _notify(payload: str) -> None:
-    if connection.vendor == "postgresql":  # SQLite (development) has one process and nobody to tell.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, payload])
