@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.utils.cache import add_never_cache_headers
 
-from mc_tasklist import paging, rendering
+from mc_tasklist import connections, paging, rendering
 from mc_tasklist.caching.read_through import TaskListCache
 from mc_tasklist.forms import TaskForm
 from mc_tasklist.paging import PageElsewhere, PageRef
@@ -58,8 +58,10 @@ def response(
 
 def refresh_first_page() -> bool:
     """After a write: the first page's entries stored anew from the database (see invalidation.py)."""
+    data = task_page(paging.FIRST)
+    connections.give_back()  # not held while the cache answers (up to its timeout, if a server hangs)
     task_cache = TaskListCache()
-    return task_cache.replace_first_page(task_page, lambda data: rendering.render_page_from(task_cache, data))
+    return task_cache.replace_first_page(data, lambda data: rendering.render_page_from(task_cache, data))
 
 
 def add_x_cache_header(answer: HttpResponse, task_cache: TaskListCache) -> None:

@@ -17,12 +17,15 @@ way of every other strategy, and of every repair below.
 
 If every cache server confirmed, the writer deletes the row and says "done".
 If one did not (down, hung, cut off from this instance, or skipped while this
-process backs off after a failure), or the writer died right after its commit,
-the row stays, and every other process applies it a moment later
-(caching/watcher.py): any process that can reach the cache repairs it. Each
-process also keeps the changes it could not apply itself in ``pending`` and
-retries them before every request it serves, so a server that comes back
-holding old entries has them removed before anyone reads them.
+thread backs off after a failure), the writer says so to every process
+(caching/channel.py): each holds the change pending at once, reading none of
+its entries, and tries to apply it; the writer acknowledges the write once one
+of them has confirmed it, or all have answered that they cannot. So a read that
+starts after the acknowledgement shows the write, wherever it lands. Each
+process retries what it holds pending before every request it serves, so a
+server that comes back holding old entries has them removed before anyone
+reads them. If the writer died right after its commit, the row stays, and
+every other process applies it a moment later (caching/watcher.py).
 
 Invalidating after the commit matters: earlier, a reader could cache the list
 as it was before the write, between the invalidation and the commit.
@@ -37,8 +40,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 
-from mc_tasklist import stats
-from mc_tasklist.caching import keys
+from mc_tasklist import connections, stats
+from mc_tasklist.caching import channel, keys
 from mc_tasklist.caching.pending import pending
 from mc_tasklist.caching.recent_rows import recent_rows
 from mc_tasklist.models import Task, UnconfirmedInvalidation
@@ -49,11 +52,9 @@ logger = logging.getLogger(__name__)
 # passes it in, so that this module renders nothing); returns whether the cache now holds it.
 Refresh = Callable[[], bool]
 
-# The PostgreSQL channel: "new <id> <0|1: older pages too>" at a write's commit, "done <id>,<id>" once confirmed.
-CHANNEL = "tasklist_invalidation"
-# What both ways of recording a change select from its outbox row (a CTE named ``change``): the
-# row and its "new" announcement, which the watchers parse (watcher.py). The channel is the parameter.
-_ANNOUNCED = "change.id, change.older_pages, pg_notify(%s, concat('new ', change.id, ' ', change.older_pages::int))"
+# How long a writer that could not confirm its change waits for the other processes' answers
+# (caching/channel.py): a repair takes them a few milliseconds, a hung server their 0.2 s timeout.
+ANSWERS_WAIT_SECONDS = 0.3
 
 
 def task_created(task: Task, *, refresh: Refresh | None = None) -> None:
@@ -95,8 +96,8 @@ def insert_recorded(insert: str, params: list, *, refresh: Refresh | None = None
             # EXISTS (... WHERE id > added.id) was planned as a sequential scan, 49 ms at a million tasks.
             f" SELECT coalesce((SELECT max(id) FROM {tasks}) > added.id, false), now() FROM added"
             " RETURNING id, older_pages)"
-            f" SELECT {_ANNOUNCED}, added.* FROM added, change",
-            [*params, CHANNEL],
+            f" SELECT {channel.ANNOUNCED}, added.* FROM added, change",
+            [*params, channel.CHANNEL],
         )
         change_id, older_pages, _, *row = cursor.fetchone()
     _after_commit(change_id, older_pages, refresh)
@@ -144,8 +145,8 @@ def _record(older_pages: bool, above: int | None) -> tuple[int, bool]:
         cursor.execute(
             f"WITH change AS (INSERT INTO {outbox} (older_pages, created_at)"
             f" SELECT %s OR EXISTS (SELECT 1 FROM {tasks} WHERE id > %s), now() RETURNING id, older_pages)"
-            f" SELECT {_ANNOUNCED} FROM change",
-            [older_pages, above if above is not None else 2**63 - 1, CHANNEL],
+            f" SELECT {channel.ANNOUNCED} FROM change",
+            [older_pages, above if above is not None else 2**63 - 1, channel.CHANNEL],
         )
         change_id, older_pages, _ = cursor.fetchone()
         return change_id, older_pages
@@ -153,7 +154,25 @@ def _record(older_pages: bool, above: int | None) -> tuple[int, bool]:
 
 def _after_commit(change_id: int, older_pages: bool, refresh: Refresh | None) -> None:
     stats.record("invalidation")
-    settle({change_id: older_pages}, refresh)
+    changes = {change_id: older_pages}
+    if not settle(changes, refresh):
+        _hand_over(changes)
+
+
+def _hand_over(changes: dict[int, bool]) -> None:
+    """The cache did not confirm this write's change here: have every process hold it pending and
+    try it, and wait for their answers before the write is acknowledged (see caching/channel.py)."""
+    if not channel.listening.is_set():
+        return  # No watcher here to hear the answers (none run in development, or with watching off).
+    try:
+        processes = channel.ask_for_help(changes)
+    except DatabaseError as error:
+        # The change stays in the outbox: the others apply it after their grace (watcher.py).
+        logger.warning("could not hand invalidations %s over: %s", sorted(changes), error)
+        return
+    connections.give_back()
+    if not pending.wait_until_answered(changes, processes=processes, timeout=ANSWERS_WAIT_SECONDS):
+        logger.info("invalidations %s unconfirmed: every process holds them pending", sorted(changes))
 
 
 def settle(changes: dict[int, bool], refresh: Refresh | None = None) -> bool:
@@ -182,7 +201,7 @@ def apply(changes: dict[int, bool]) -> bool:
         if any(changes.values()):
             confirmed = _next_generation(keys.OLDER_PAGES_GENERATION_KEY) and confirmed
     if not confirmed:
-        pending.add(changes, expired_by=time.monotonic() + keys.entries_expire_within())
+        hold_pending(changes)
         return False
     _confirmed(changes)
     return True
@@ -196,6 +215,11 @@ def _confirmed(changes: dict[int, bool]) -> None:
         # The write stands and the cache is fresh; another process will apply
         # the change once more, which costs a miss, not a stale page.
         logger.warning("could not mark invalidations %s confirmed: %s", sorted(changes), error)
+
+
+def hold_pending(changes: dict[int, bool]) -> None:
+    """Read no list or page entry in this process until these changes are confirmed (pending.py)."""
+    pending.add(changes, expired_by=time.monotonic() + keys.entries_expire_within())
 
 
 def retry_pending() -> None:
@@ -228,5 +252,5 @@ def _mark_confirmed(change_ids: list[int]) -> None:
         cursor.execute(
             f"WITH confirmed AS (DELETE FROM {UnconfirmedInvalidation._meta.db_table} WHERE id = ANY(%s))"
             " SELECT set_config('synchronous_commit', 'off', true), pg_notify(%s, %s)",
-            [change_ids, CHANNEL, "done " + ",".join(map(str, change_ids))],
+            [change_ids, channel.CHANNEL, channel.done_message(change_ids)],
         )

@@ -6,6 +6,9 @@ moment (its back-off ends, a node returns). So until the change is confirmed,
 by this process or another, this process reads no list or page from the cache
 (caching/read_through.py): it serves them from the database, as when the cache
 is down. Each entry lasts at most until the entries it names have expired.
+
+A change is pending in the process that wrote it and, once the writer says it
+could not confirm it (caching/channel.py), in every other process too.
 """
 
 import threading
@@ -15,38 +18,67 @@ import time
 class PendingInvalidations:
     def __init__(self):
         self._changes: dict[int, tuple[bool, float]] = {}  # id -> (older pages too, expired by)
-        self._lock = threading.Lock()
+        # id -> how many processes said they cannot reach the cache either (caching/channel.py)
+        self._unreachable: dict[int, int] = {}
+        self._changed = threading.Condition()
 
     def __bool__(self) -> bool:
         self._drop_expired()
         return bool(self._changes)
 
     def add(self, changes: dict[int, bool], *, expired_by: float) -> None:
-        with self._lock:
+        with self._changed:
             for change_id, older_pages in changes.items():
                 self._changes.setdefault(change_id, (older_pages, expired_by))
 
     def discard(self, change_ids) -> None:
-        with self._lock:
+        with self._changed:
             for change_id in change_ids:
                 self._changes.pop(change_id, None)
+                self._unreachable.pop(change_id, None)
+            self._changed.notify_all()
+
+    def unreachable_from(self, change_ids) -> None:
+        """One more process said it cannot reach the cache to apply these changes."""
+        with self._changed:
+            for change_id in change_ids:
+                if change_id in self._changes:
+                    self._unreachable[change_id] = self._unreachable.get(change_id, 0) + 1
+            self._changed.notify_all()
+
+    def wait_until_answered(self, change_ids, *, processes: int, timeout: float) -> bool:
+        """Wait until each change is confirmed, or ``processes`` processes said they cannot reach the
+        cache either. Returns whether every change was confirmed."""
+
+        def answered() -> bool:
+            return all(
+                change_id not in self._changes or self._unreachable.get(change_id, 0) >= processes
+                for change_id in change_ids
+            )
+
+        with self._changed:
+            self._changed.wait_for(answered, timeout)
+            return not any(change_id in self._changes for change_id in change_ids)
 
     def due(self) -> dict[int, bool]:
         """What is still worth applying: id -> whether older pages change too."""
         self._drop_expired()
-        with self._lock:
+        with self._changed:
             return {change_id: older for change_id, (older, _) in self._changes.items()}
 
     def forget(self) -> None:
-        with self._lock:
+        with self._changed:
             self._changes.clear()
+            self._unreachable.clear()
+            self._changed.notify_all()
 
     def _drop_expired(self) -> None:
         if not self._changes:  # Nearly always: then this costs nothing.
             return
         now = time.monotonic()
-        with self._lock:
+        with self._changed:
             self._changes = {key: value for key, value in self._changes.items() if value[1] > now}
+            self._unreachable = {key: count for key, count in self._unreachable.items() if key in self._changes}
 
 
 # One per process.

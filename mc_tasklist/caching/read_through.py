@@ -89,15 +89,14 @@ class TaskListCache:
 
         return self._fetch("page", keys.page_key(page), self._version(page), compute, _is_page)[1]
 
-    def replace_first_page(self, load: Callable[[PageRef], dict], render: Callable[[dict], str]) -> bool:
+    def replace_first_page(self, data: dict, render: Callable[[dict], str]) -> bool:
         """After a write (the ``update`` strategy): the first page's list and page entries replaced by
-        ones read now, unless the cache holds newer ones (a later write's). Returns whether every
-        entry now holds this list or a newer one.
+        ``data`` (the first page, read after the write's commit) and its page, unless the cache holds
+        newer ones (a later write's). Returns whether every entry now holds this list or a newer one.
 
         Readers never miss the first page after a write, and two writers cannot undo
         each other: the list's version (models.TaskCount) follows commit order.
         """
-        data = load(FIRST)
         version = data["version"]
 
         def at_least_as_new(current) -> bool:

@@ -1,12 +1,13 @@
 """Each process applies the invalidations that another process's write could not get confirmed.
 
-A write's change is announced at its commit ("new <id> <older pages>" on the
-invalidation channel) and retracted once the cache confirmed it ("done <id>").
-A change still unconfirmed ``GRACE_SECONDS`` after its announcement is applied
-here, by every process that heard it: the writer's cache was down, hung, cut
-off from its instance or skipped during a back-off, or the writer died between
-its commit and its invalidation. Whichever process can reach the cache repairs
-it, well within a second of the commit.
+A write's change is announced at its commit ("new", caching/channel.py) and
+retracted once the cache confirmed it ("done"). A writer that could not get it
+confirmed says so ("unconfirmed"): the change is then held pending here at once
+and applied at once, and if this process cannot reach the cache either it
+answers "unreachable". A change still unconfirmed ``GRACE_SECONDS`` after its
+announcement, with no word from its writer, is applied here too: the writer
+died between its commit and its invalidation. Whichever process can reach the
+cache repairs it, well within a second of the commit.
 
 LISTEN costs no query while nothing happens: the thread sleeps on its own
 connection until PostgreSQL sends a notification. It reads the outbox only when
@@ -24,8 +25,8 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
-from mc_tasklist.caching import keys
-from mc_tasklist.caching.invalidation import CHANNEL, Refresh, retry_pending, settle
+from mc_tasklist.caching import channel, keys
+from mc_tasklist.caching.invalidation import Refresh, hold_pending, retry_pending, settle
 from mc_tasklist.caching.pending import pending
 from mc_tasklist.models import UnconfirmedInvalidation
 from mc_tasklist.outages import OutageLog
@@ -47,6 +48,7 @@ class InvalidationWatcher:
         # rather than deleted, so a writer that confirms late costs readers no miss.
         self.refresh = refresh
         self._waiting: dict[int, tuple[float, bool]] = {}  # id -> (due, older pages too)
+        self._asked: dict[int, bool] = {}  # changes their writer could not confirm: applied at once
         self.outage = OutageLog(logger, "watching for unconfirmed invalidations")
         self.stopped = threading.Event()
 
@@ -62,41 +64,62 @@ class InvalidationWatcher:
 
     def _watch(self) -> None:
         # Its own connection, opened as Django opens the default one (same settings and options).
-        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as listener:
-            listener.execute(f"LISTEN {CHANNEL}")
+        params = {**connection.get_connection_params(), "application_name": channel.WATCHER_NAME}
+        with psycopg.connect(**params, autocommit=True) as listener:
+            listener.execute(f"LISTEN {channel.CHANNEL}")
             self._catch_up()
             self.outage.succeeded()
-            next_catch_up = time.monotonic() + CATCH_UP_SECONDS
-            while not self.stopped.is_set():
-                now = time.monotonic()
-                due = min((due for due, _ in self._waiting.values()), default=now + IDLE_SECONDS)
-                # One notification at a time, so that the next due time is recomputed after each.
-                for notification in listener.notifies(
-                    timeout=max(0.0, min(due, now + IDLE_SECONDS) - now), stop_after=1
-                ):
-                    self.heard(notification.payload)
-                try:
-                    self.apply_due()
-                    retry_pending()
-                    if time.monotonic() >= next_catch_up:
-                        self._catch_up()
-                        next_catch_up = time.monotonic() + CATCH_UP_SECONDS
-                finally:
-                    # This thread's Django connection back to the worker's pool (or closed, or dropped
-                    # after a database restart), as at the end of a request: not held while it listens.
-                    close_old_connections()
+            channel.listening.set()
+            try:
+                self._listen(listener)
+            finally:
+                channel.listening.clear()
+
+    def _listen(self, listener) -> None:
+        next_catch_up = time.monotonic() + CATCH_UP_SECONDS
+        while not self.stopped.is_set():
+            now = time.monotonic()
+            due = min((due for due, _ in self._waiting.values()), default=now + IDLE_SECONDS)
+            # One notification at a time, so that the next due time is recomputed after each.
+            for notification in listener.notifies(timeout=max(0.0, min(due, now + IDLE_SECONDS) - now), stop_after=1):
+                self.heard(notification.payload)
+            try:
+                self.answer()
+                self.apply_due()
+                retry_pending()
+                if time.monotonic() >= next_catch_up:
+                    self._catch_up()
+                    next_catch_up = time.monotonic() + CATCH_UP_SECONDS
+            finally:
+                # This thread's Django connection back to the worker's pool (or closed, or dropped
+                # after a database restart), as at the end of a request: not held while it listens.
+                close_old_connections()
 
     def heard(self, payload: str) -> None:
-        kind, _, rest = payload.partition(" ")
+        kind, changes = channel.parse(payload)
         if kind == "new":
-            change_id, older_pages = map(int, rest.split())
-            self._waiting[change_id] = (time.monotonic() + GRACE_SECONDS, bool(older_pages))
+            for change_id, older_pages in changes.items():
+                self._waiting[change_id] = (time.monotonic() + GRACE_SECONDS, older_pages)
+        elif kind == "unconfirmed":
+            # Before anything else: from now on this process reads none of the entries they name.
+            hold_pending(changes)
+            self._asked.update(changes)
+        elif kind == "unreachable":
+            pending.unreachable_from(changes)
         elif kind == "done":
-            # Another process deleted the entries on every server: nothing of them is left anywhere.
-            done = [int(change_id) for change_id in rest.split(",")]
-            for change_id in done:
+            # Another process brought every server up to these changes: nothing of them is left anywhere.
+            for change_id in changes:
                 self._waiting.pop(change_id, None)
-            pending.discard(done)
+                self._asked.pop(change_id, None)
+            pending.discard(changes)
+
+    def answer(self) -> None:
+        """Apply what writers could not confirm; say so if this process cannot reach the cache either."""
+        asked, self._asked = self._asked, {}
+        for change_id in asked:
+            self._waiting.pop(change_id, None)
+        if asked and not settle(asked, self.refresh):
+            channel.say_unreachable(asked)
 
     def apply_due(self) -> None:
         now = time.monotonic()
@@ -112,7 +135,10 @@ class InvalidationWatcher:
         expired = timezone.now() - timedelta(seconds=keys.entries_expire_within())
         # Their entries have expired by now: nothing is left to invalidate.
         UnconfirmedInvalidation.objects.filter(created_at__lt=expired).delete()
-        for change_id, older_pages in UnconfirmedInvalidation.objects.values_list("id", "older_pages"):
+        unconfirmed = dict(UnconfirmedInvalidation.objects.values_list("id", "older_pages"))
+        # Held pending at once: this process may have missed the word that their writer gave up.
+        hold_pending(unconfirmed)
+        for change_id, older_pages in unconfirmed.items():
             self._waiting.setdefault(change_id, (time.monotonic() + GRACE_SECONDS, older_pages))
 
 

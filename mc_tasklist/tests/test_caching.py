@@ -172,7 +172,7 @@ def test_under_update_an_older_first_page_never_replaces_a_newer_one(cache_setup
     older = task_page(FIRST)  # read before the second write commits, stored after it
     services.task_create(name="Second")
     reads = TaskListCache()
-    stale = reads.replace_first_page(lambda page: older, lambda data: "the older page")
+    stale = reads.replace_first_page(older, lambda data: "the older page")
     assert stale, "the cache holds a newer list: nothing to do"
     assert [task["name"] for task in cache.get(keys.tasks_key())["tasks"]] == ["Second", "First"]
     assert names(Client().get("/")) == ["Second", "First"]

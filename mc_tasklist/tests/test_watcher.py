@@ -1,4 +1,5 @@
-"""The watcher applies a change another process announced and did not confirm, after a grace period.
+"""The watcher applies a change another process could not confirm: at once when its writer says so,
+after a grace period when the writer said nothing (it died).
 
 In one process against the SASL memcached and PostgreSQL; test_partial_faults.py
 shows the same across gunicorn instances with real faults.
@@ -52,6 +53,40 @@ def test_a_change_the_writer_confirmed_is_left_alone():
     time.sleep(GRACE_SECONDS)
     watcher.apply_due()
     assert cache.get(keys.page_key()) is not None, "no needless miss for every reader"
+
+
+def test_a_change_its_writer_could_not_confirm_is_held_pending_at_once_and_applied_at_once():
+    cached_page()
+    change = UnconfirmedInvalidation.objects.create(older_pages=True)
+    watcher = InvalidationWatcher()
+    try:
+        watcher.heard(f"unconfirmed {change.id}:1")
+        assert pending.due() == {change.id: True}, "no read of this process may fetch an entry from before it"
+        watcher.answer()
+        assert cache.get(keys.page_key()) is None, "applied without waiting for the grace"
+        assert not pending, "confirmed here"
+        assert not UnconfirmedInvalidation.objects.exists()
+    finally:
+        pending.forget()
+
+
+def test_a_writer_waits_for_a_confirmation_or_for_every_process_to_say_it_cannot_reach_the_cache():
+    pending.add({7: False}, expired_by=time.monotonic() + 60)
+    try:
+        started = time.monotonic()
+        assert not pending.wait_until_answered([7], processes=2, timeout=0.2)
+        assert time.monotonic() - started >= 0.2, "nobody answered: it waited its whole bound"
+
+        threading.Timer(0.05, pending.unreachable_from, [[7]]).start()
+        threading.Timer(0.05, pending.unreachable_from, [[7]]).start()
+        started = time.monotonic()
+        assert not pending.wait_until_answered([7], processes=2, timeout=5)
+        assert time.monotonic() - started < 1, "both processes answered: no reason to wait longer"
+
+        threading.Timer(0.05, pending.discard, [[7]]).start()
+        assert pending.wait_until_answered([7], processes=3, timeout=5), "another process confirmed it"
+    finally:
+        pending.forget()
 
 
 def test_while_a_change_is_unconfirmed_this_process_reads_no_list_or_page_from_the_cache():
