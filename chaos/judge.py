@@ -60,6 +60,49 @@ def stale_reads(requests: list[Request]) -> list[StaleRead]:
     return found
 
 
+@dataclass
+class BackInTime:
+    read: Request  # through one instance,
+    task: str  # lost this task, or showed it again deleted,
+    since: float  # though a read through that instance that ended this long before had it right
+
+
+def reads_back_in_time(requests: list[Request]) -> list[BackInTime]:
+    """Reads that showed an older list than a read through the same instance that ended before they began.
+
+    Either a task an earlier read showed is missing, and no delete of it had been
+    sent by the time this read ended; or a task an earlier read showed, and a later
+    one no longer showed once its delete had been sent, is shown again.
+    """
+    found = []
+    id_of = _ids_by_name(requests)
+    remove_sent = _first_remove_sent(requests)
+    for port in {request.port for request in requests}:
+        reads = sorted(
+            (r for r in requests if r.kind == "read" and r.status == 200 and r.port == port), key=lambda r: r.started
+        )
+        by_finish = sorted(reads, key=lambda r: r.finished)
+        first_shown: dict[str, float] = {}  # task -> when a read through this instance that showed it ended
+        gone_at: dict[str, float] = {}  # task -> when a read that no longer showed it (deleted) ended
+        known = 0  # reads of by_finish folded into first_shown
+        for read in reads:
+            while known < len(by_finish) and by_finish[known].finished < read.started:
+                for name in by_finish[known].seen.values():
+                    first_shown.setdefault(name, by_finish[known].finished)
+                known += 1
+            names = set(read.seen.values())
+            missing = first_shown.keys() - names
+            lost = [name for name in missing if remove_sent.get(id_of.get(name), 1e18) > read.finished]
+            for name in missing.difference(lost):
+                gone_at.setdefault(name, read.finished)
+            shown_again = [name for name in names if gone_at.get(name, 1e18) < read.started]
+            if lost:
+                found.append(BackInTime(read, lost[0], read.started - first_shown[lost[0]]))
+            elif shown_again:
+                found.append(BackInTime(read, shown_again[0], read.started - gone_at[shown_again[0]]))
+    return found
+
+
 def lost_writes(requests: list[Request], stored: dict[int, str]) -> list[Request]:
     """Acknowledged writes the database does not hold: adds missing, deletes undone.
 
@@ -110,6 +153,8 @@ class Result:
     slowest_cache_wait: float  # the longest any request waited for memcached (from the app's log)
     staleness_healthy: float
     staleness_after_fault: float
+    stale_once_back: int  # stale reads that began after the fault ended: none may be
+    back_in_time: int  # reads older than an earlier read through the same instance
     lost_writes: int
     instances_agree: bool
     evictions: int = 0
@@ -148,6 +193,8 @@ def analyse(
         slowest_cache_wait=max(cache_waits, default=0.0),
         staleness_healthy=max((s.seconds for s in stale if s.read.finished < fault_started), default=0.0),
         staleness_after_fault=max((s.seconds for s in stale if s.read.finished >= fault_started), default=0.0),
+        stale_once_back=sum(1 for s in stale if s.read.started >= fault_ended),
+        back_in_time=len(reads_back_in_time(requests)),
         lost_writes=len(lost_writes(requests, stored)),
         instances_agree=agree,
         evictions=evictions,
@@ -205,6 +252,10 @@ def missed_targets(
         missed.append(f"stale reads while the cache was healthy ({result.staleness_healthy:.2f} s)")
     if result.staleness_after_fault > staleness_bound:
         missed.append(f"stale reads after the fault beyond {staleness_bound} s ({result.staleness_after_fault:.2f} s)")
+    if scenario.cache_only and result.stale_once_back:
+        missed.append(f"{result.stale_once_back} stale reads after the cache was back")
+    if result.back_in_time:
+        missed.append(f"{result.back_in_time} reads older than an earlier read through the same instance")
     if result.lost_writes:
         missed.append(f"{result.lost_writes} acknowledged writes lost")
     if not result.instances_agree:

@@ -50,6 +50,7 @@ class Load:
 
     def __init__(self, ports: list[int], *, visitors: int = 4, think: tuple[float, float] = (0.01, 0.04), seed=None):
         self.ports = ports
+        self.write_ports: list[int] | None = None  # None: writes go to any instance, as reads do
         self.visitors = visitors
         self.think = think
         self.requests: list[Request] = []
@@ -79,7 +80,10 @@ class Load:
             visitor.port = rng.choice(self.ports)
             roll = rng.random()
             token = visitor.token
-            if token is None or roll < 0.65:
+            reading = token is None or roll < 0.65
+            if not reading and self.write_ports:
+                visitor.port = rng.choice(self.write_ports)
+            if reading:
                 request = self._send(visitor, "read", "GET", "/")
             elif roll < 0.82:
                 name = f"chaos-{number}-{next(self._names)}-{uuid.uuid4().hex[:6]}"

@@ -31,9 +31,9 @@ def write_report(results: list[Result], timings: Timings, strategy: str, visitor
 def format_table(results: list[Result]) -> str:
     header = (
         "| scenario | requests | answers | slowest before / during (s) | longest cache wait (s) "
-        "| staleness before / after (s) | lost writes | instances agree |"
+        "| staleness before / after (s) | stale once back | back in time | lost writes | instances agree |"
     )
-    lines = [header, "|" + "---|" * 8]
+    lines = [header, "|" + "---|" * 10]
     for result in results:
         answers = ", ".join(f"{status}: {count}" for status, count in result.outcomes.items())
         extra = []
@@ -46,7 +46,8 @@ def format_table(results: list[Result]) -> str:
         lines.append(
             f"| {name} | {result.requests} | {answers} "
             f"| {result.slowest_healthy:.2f} / {result.slowest_during_fault:.2f} | {result.slowest_cache_wait:.2f} "
-            f"| {result.staleness_healthy:.2f} / {result.staleness_after_fault:.2f} | {result.lost_writes} "
+            f"| {result.staleness_healthy:.2f} / {result.staleness_after_fault:.2f} | {result.stale_once_back} "
+            f"| {result.back_in_time} | {result.lost_writes} "
             f"| {'yes' if result.instances_agree else 'NO'} |"
         )
     return "\n".join(lines)

@@ -116,6 +116,8 @@ def run_scenario(scenario: Scenario, servers: Servers, env: dict, timings: Timin
         for instance in instances:
             instance.wait_ready()
         load.ports = [instance.port for instance in instances]
+        if scenario.writes_through_first_instance:
+            load.write_ports = [instances[0].port]
         load.start()
         time.sleep(timings.healthy)
         fault_started = time.monotonic()

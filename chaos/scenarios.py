@@ -61,6 +61,14 @@ def pause_memcached(servers: Servers, timings: Timings) -> None:
     servers.memcached[0].resume()
 
 
+def kill_then_freeze_memcached(servers: Servers, timings: Timings) -> None:
+    """Killed and restarted empty, then, a second later, frozen and resumed holding what it had:
+    after both, some threads of every worker are skipping it for their back-off, others are not."""
+    kill_memcached(servers, timings)
+    time.sleep(1)
+    pause_memcached(servers, timings)
+
+
 def restart_postgres(servers: Servers, timings: Timings) -> None:
     servers.postgres.stop_server()
     time.sleep(timings.outage)
@@ -145,12 +153,18 @@ class Scenario:
     cache_only: bool = True  # the fault is in the cache alone: no 5xx allowed
     first_instance_proxied: bool = False  # the first instance reaches memcached through its own proxy
     kills_workers: bool = False  # requests in flight may get no answer
+    writes_through_first_instance: bool = False  # reads go through both instances, writes through one
 
 
 SCENARIOS = [
     Scenario("no fault", None),
     Scenario("memcached killed, restarted empty", kill_memcached),
     Scenario("memcached frozen (SIGSTOP), resumed", pause_memcached),
+    Scenario(
+        "memcached killed, then frozen; writes through one instance",
+        kill_then_freeze_memcached,
+        writes_through_first_instance=True,
+    ),
     Scenario("PostgreSQL restarted", restart_postgres, cache_only=False),
     Scenario("memcached 2 MB, evicting", fill_memcached, memcached_mb=2),
     Scenario("2 memcached, each cut off, back with old entries", cut_off_each_node, memcached_nodes=2),

@@ -1,6 +1,6 @@
 """The chaos run's judge: what counts as a stale read and as a lost write."""
 
-from chaos.judge import lost_writes, stale_reads
+from chaos.judge import lost_writes, reads_back_in_time, stale_reads
 from chaos.load import Request
 
 
@@ -64,3 +64,24 @@ def test_an_acknowledged_delete_still_in_the_database_is_lost():
     acknowledged = remove(7, 0, 1.0)
     assert lost_writes([acknowledged], stored={7: "a"}) == [acknowledged]
     assert lost_writes([acknowledged], stored={}) == []
+
+
+def back_in_time(requests):
+    return [(going_back.task, round(going_back.since, 3)) for going_back in reads_back_in_time(requests)]
+
+
+def test_a_read_must_not_lose_a_task_an_earlier_read_through_its_instance_showed():
+    assert back_in_time([read(1.0, {7: "a"}), read(2.0, {})]) == [("a", 0.99)]
+    assert back_in_time([read(1.0, {7: "a"}), read(2.0, {7: "a"})]) == []
+
+
+def test_reads_through_another_instance_or_overlapping_ones_are_not_compared():
+    other_instance = Request("read", 2, 2.0, 2.01, 200, seen={})
+    assert back_in_time([read(1.0, {7: "a"}), other_instance]) == []
+    assert back_in_time([read(1.0, {7: "a"}, finished=3.0), read(2.0, {})]) == []
+
+
+def test_a_task_may_go_once_its_delete_was_sent_and_must_not_come_back():
+    requests = [read(1.0, {7: "a"}), remove(7, 1.5, 1.6), read(2.0, {}), read(3.0, {})]
+    assert back_in_time(requests) == []
+    assert back_in_time([*requests, read(4.0, {7: "a"})]) == [("a", 1.99)]
