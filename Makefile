@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 STACK_PORT ?= 8080
 
-.PHONY: help install system-packages run superuser stack test lint format clean bench bench-quick chaos chaos-quick
+.PHONY: help install system-packages run superuser stack test test-fast lint format clean bench bench-quick chaos chaos-quick
 
 # Debian packages the tests start themselves (memcached with SASL, nginx for make stack's test,
 # Chromium for the browser tests); installed when missing, as root on Debian or Ubuntu.
@@ -52,6 +52,10 @@ stack: $(VENV)/.runtime-installed system-packages
 ## Every test, against PostgreSQL (127.0.0.1:5432) and a SASL memcached it starts itself
 test: install system-packages $(VENV)/django-tests/.unpacked
 	$(PYTHON) -m pytest
+
+## The tests that need no server (forms, views, bad input, CSRF, the chaos judge), on SQLite: under a minute
+test-fast: install
+	TASKLIST_TEST_SERVERS=none $(PYTHON) -m pytest -m fast -p no:cacheprovider
 
 # Django's own cache tests, from its source distribution (see requirements-django-tests.txt).
 $(VENV)/django-tests/.unpacked: $(VENV)/.installed requirements-django-tests.txt

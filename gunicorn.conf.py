@@ -46,5 +46,5 @@ def post_worker_init(worker):
     from mc_tasklist import list_page, stats
     from mc_tasklist.caching import watcher
 
-    stats.start_flusher()
+    stats.flusher.start()
     watcher.start(refresh=list_page.refresh_first_page)

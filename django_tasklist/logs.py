@@ -72,3 +72,35 @@ class BackgroundStreamHandler(logging.handlers.QueueHandler):
             writer.start()
             atexit.register(writer.stop)  # what is queued is written before the process ends
             self._writer_pid = os.getpid()
+
+
+def logging_settings(level: str) -> dict:
+    """LOGGING for settings.py: every record on one line, client errors as warnings, our loggers at ``level``."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        # One record, one line: whatever a client put in a path or header cannot start a line of its own.
+        "formatters": {
+            "plain": {
+                "()": "django_tasklist.logs.OneLineFormatter",
+                "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            }
+        },
+        "filters": {"client_error_as_warning": {"()": "django_tasklist.logs.ClientErrorAsWarning"}},
+        "handlers": {
+            "console": {"class": "django_tasklist.logs.BackgroundStreamHandler", "formatter": "plain"},
+            # On a handler: a logger's own filters do not see its children's records.
+            "client_errors": {
+                "class": "django_tasklist.logs.BackgroundStreamHandler",
+                "formatter": "plain",
+                "filters": ["client_error_as_warning"],
+            },
+        },
+        "root": {"handlers": ["console"], "level": "WARNING"},
+        "loggers": {
+            # An unknown Host, a file in a form: the client's mistake or a scan, not our error.
+            "django.security": {"handlers": ["client_errors"], "propagate": False},
+            "django_tasklist": {"level": level},
+            "mc_tasklist": {"level": level},
+        },
+    }

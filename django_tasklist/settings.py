@@ -7,65 +7,19 @@ a missing secret key or database URL stops the app at start.
 """
 
 import os
-import re
 import sys
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from django_tasklist.database import database_from_url
+from django_tasklist.environment import env_bool, env_choice, env_list, env_number, env_text
+from django_tasklist.logs import logging_settings
 from mc_tasklist.caching import keys as caching_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    if value.strip().lower() in {"1", "true", "yes", "on"}:
-        return True
-    if value.strip().lower() in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be True or False, not {value!r}")
-
-
-# What a spec template or a tutorial puts where a real value belongs: "<YOUR_CACHE_SERVERS>",
-# "${db.DATABASE_URL}" left unresolved, "<RANDOM_SECRET_KEY>". Deployed as is, the app would run
-# with a public secret key or without its cache, so it stops and names the variable.
-PLACEHOLDER = re.compile(r"<[^<>]*>|\$\{[^{}]*\}|.*\b(YOUR_[A-Z_]+|RANDOM_SECRET_KEY|CHANGE_?ME)\b.*", re.IGNORECASE)
-
-
-def refuse_placeholder(name: str, value: str) -> str:
-    if PLACEHOLDER.fullmatch(value.strip()):
-        raise ImproperlyConfigured(f"{name} is still the placeholder {value!r}: set the real value")
-    return value
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-def env_number(name: str, default: float, *, minimum: float = 0) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {raw!r}")
-    return value
-
-
-def env_choice(name: str, default: str, choices: set[str]) -> str:
-    value = os.environ.get(name, "").strip() or default
-    if value not in choices:
-        raise ImproperlyConfigured(f"{name} must be one of {sorted(choices)}, not {value!r}")
-    return value
 
 
 # The tutorial's default: a fresh checkout runs on SQLite without configuration.
@@ -76,7 +30,7 @@ DEBUG = env_bool("DEBUG", DEVELOPMENT_MODE)
 # so the spec gives the key to the running app only.
 BUILDING = sys.argv[1:2] == ["collectstatic"]
 
-SECRET_KEY = refuse_placeholder("DJANGO_SECRET_KEY", os.environ.get("DJANGO_SECRET_KEY", ""))
+SECRET_KEY = env_text("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
     if BUILDING:
         SECRET_KEY = "collectstatic-only-" + os.urandom(16).hex()
@@ -158,42 +112,16 @@ TEMPLATES = [
 
 # Database
 if DEVELOPMENT_MODE:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": BASE_DIR / "db.sqlite3",
-        }
-    }
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
 elif os.environ.get("DATABASE_URL"):
-    DATABASE_URL = refuse_placeholder("DATABASE_URL", os.environ["DATABASE_URL"])
-    # gunicorn runs 16 threads per worker (gunicorn.conf.py). A connection kept per thread would
-    # multiply connections by threads, past what a small managed PostgreSQL allows (22 on App
-    # Platform's smallest), and opening one per request costs a write about a quarter of its time.
-    # So each worker shares a small pool (Django's, on psycopg_pool), checked before each use; a
-    # request that waits for a connection longer than half a second gets the 503 page, and a
-    # database that comes back is connected to again within about a second.
-    POOL_SIZE = int(env_number("DATABASE_POOL_SIZE", 4))
-    CONN_MAX_AGE = int(env_number("DATABASE_CONN_MAX_AGE", 0))
-    if POOL_SIZE and CONN_MAX_AGE:
-        raise ImproperlyConfigured("Set DATABASE_POOL_SIZE=0 to keep connections with DATABASE_CONN_MAX_AGE")
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)}
-    # Not for a one-off command (migrate in the pre-deploy job, shell, cachestats): it has one
-    # connection's work to do and should wait for its database as long as connect_timeout allows,
-    # not the half second a request may (chaos caught a migrate failing so on a fresh server).
-    ONE_OFF_COMMAND = Path(sys.argv[0]).name in ("manage.py", "django-admin")
-    if POOL_SIZE and not ONE_OFF_COMMAND:
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-            # All opened at the worker's first query: a pool that grew on demand, one connection at a
-            # time from a thread competing with 16 busy ones, made writes wait past the 0.5 s below.
-            "min_size": POOL_SIZE,
-            "max_size": POOL_SIZE,
-            "timeout": 0.5,
-            # The pool retries a failed connection with a growing back-off; giving up after a second
-            # lets the next request start again at once, so a restarted database is not waited for.
-            "reconnect_timeout": 1.0,
-        }
-    # An unreachable database fails a request in seconds instead of hanging it.
-    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+    # Each worker shares a small pool of connections among its threads (django_tasklist/database.py).
+    DATABASES = database_from_url(
+        env_text("DATABASE_URL"),
+        pool_size=int(env_number("DATABASE_POOL_SIZE", 4)),
+        conn_max_age=int(env_number("DATABASE_CONN_MAX_AGE", 0)),
+        # migrate in the pre-deploy job, shell, cachestats: one connection's work, no pool.
+        one_off_command=Path(sys.argv[0]).name in ("manage.py", "django-admin"),
+    )
 elif BUILDING:
     DATABASES = {}
 else:
@@ -203,17 +131,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache. MEMCACHIER_SERVERS selects memcached; without it the cache lives in the
 # process, which is right for one developer and wrong for several workers.
-MEMCACHIER_SERVERS = env_list("MEMCACHIER_SERVERS", "")
-MEMCACHIER_USERNAME = os.environ.get("MEMCACHIER_USERNAME", "")
-MEMCACHIER_PASSWORD = os.environ.get("MEMCACHIER_PASSWORD", "")
-for _name in ("MEMCACHIER_SERVERS", "MEMCACHIER_USERNAME", "MEMCACHIER_PASSWORD"):
-    refuse_placeholder(_name, os.environ.get(_name, ""))
+MEMCACHIER_SERVERS = [server.strip() for server in env_text("MEMCACHIER_SERVERS").split(",") if server.strip()]
+MEMCACHIER_USERNAME = env_text("MEMCACHIER_USERNAME")
+MEMCACHIER_PASSWORD = env_text("MEMCACHIER_PASSWORD")
 # TLS to memcached, for a server that offers it (memcached -Z): SASL PLAIN sends the
 # password in the clear otherwise. The CA file is for a server with a private certificate.
 TASKLIST_CACHE_TLS = env_bool("TASKLIST_CACHE_TLS", False)
 TASKLIST_CACHE_TLS_CA_FILE = os.environ.get("TASKLIST_CACHE_TLS_CA_FILE", "").strip() or None
-if TASKLIST_CACHE_TLS_CA_FILE and not (TASKLIST_CACHE_TLS and Path(TASKLIST_CACHE_TLS_CA_FILE).is_file()):
-    raise ImproperlyConfigured("TASKLIST_CACHE_TLS_CA_FILE must name a readable file, with TASKLIST_CACHE_TLS=True")
 
 if MEMCACHIER_SERVERS:
     if bool(MEMCACHIER_USERNAME) != bool(MEMCACHIER_PASSWORD):
@@ -242,17 +166,10 @@ if MEMCACHIER_SERVERS:
 elif MEMCACHIER_USERNAME or MEMCACHIER_PASSWORD:
     raise ImproperlyConfigured("MEMCACHIER_USERNAME or MEMCACHIER_PASSWORD is set but MEMCACHIER_SERVERS is not")
 else:
-    CACHES = {
-        "default": {
-            "BACKEND": "sasl_memcached.locmem.LocMemLeaseCache",
-            "TIMEOUT": 24 * 60 * 60,
-        }
-    }
+    CACHES = {"default": {"BACKEND": "sasl_memcached.locmem.LocMemLeaseCache", "TIMEOUT": 24 * 60 * 60}}
 
-# The task list's caching policy (mc_tasklist/caching/ reads these).
+# The task list's caching policy (mc_tasklist/caching/ reads these; mc_tasklist/checks.py checks them).
 TASKLIST_CACHE_LAYERS = frozenset(env_list("TASKLIST_CACHE_LAYERS", ",".join(caching_keys.LAYERS)))
-if unknown := TASKLIST_CACHE_LAYERS - set(caching_keys.LAYERS):
-    raise ImproperlyConfigured(f"TASKLIST_CACHE_LAYERS has unknown layers: {sorted(unknown)}")
 TASKLIST_INVALIDATION = env_choice("TASKLIST_INVALIDATION", "update", set(caching_keys.STRATEGIES))
 TASKLIST_CACHE_TTL = int(env_number("TASKLIST_CACHE_TTL", 60, minimum=1))
 # Each process applies the invalidations other processes could not get confirmed
@@ -364,52 +281,12 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # The page uses no browser feature beyond the page itself: deny them all, for it and any frame.
-PERMISSIONS_POLICY = {
-    feature: []
-    for feature in [
-        "accelerometer",
-        "camera",
-        "display-capture",
-        "geolocation",
-        "gyroscope",
-        "magnetometer",
-        "microphone",
-        "payment",
-        "publickey-credentials-get",
-        "usb",
-    ]
-}
+_DENIED_FEATURES = "accelerometer camera display-capture geolocation gyroscope magnetometer microphone payment"
+PERMISSIONS_POLICY = {feature: [] for feature in f"{_DENIED_FEATURES} publickey-credentials-get usb".split()}
 
 # Request bodies: the forms send a name or an id; the admin's bulk actions a list of ids.
 # No form takes a file: a file part is refused as it begins (django_tasklist/limits.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 FILE_UPLOAD_HANDLERS = ["django_tasklist.limits.RefuseFileUploads"]
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    # One record, one line: whatever a client put in a path or header cannot start a line of its own.
-    "formatters": {
-        "plain": {
-            "()": "django_tasklist.logs.OneLineFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
-        }
-    },
-    "filters": {"client_error_as_warning": {"()": "django_tasklist.logs.ClientErrorAsWarning"}},
-    "handlers": {
-        "console": {"class": "django_tasklist.logs.BackgroundStreamHandler", "formatter": "plain"},
-        # On a handler: a logger's own filters do not see its children's records.
-        "client_errors": {
-            "class": "django_tasklist.logs.BackgroundStreamHandler",
-            "formatter": "plain",
-            "filters": ["client_error_as_warning"],
-        },
-    },
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {
-        # An unknown Host, a file in a form: the client's mistake or a scan, not our error.
-        "django.security": {"handlers": ["client_errors"], "propagate": False},
-        "django_tasklist": {"level": os.environ.get("TASKLIST_LOG_LEVEL", "INFO")},
-        "mc_tasklist": {"level": os.environ.get("TASKLIST_LOG_LEVEL", "INFO")},
-    },
-}
+LOGGING = logging_settings(env_choice("TASKLIST_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"}))

@@ -1,10 +1,55 @@
+import unicodedata
+
+from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
+
+# Marks that reorder the text around them without being seen: with them "txt.exe" can be shown
+# as "exe.txt", and a name can run its direction into the rest of the page.
+DIRECTION_MARKS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Categories that show nothing by themselves: separators, format characters such as
+# zero-width spaces, combining marks with nothing to combine with, unassigned and private code points.
+INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cf", "Mn", "Me", "Cn", "Co"})
+
+
+def name_problem(name: str) -> str | None:
+    """Why a (stripped) task name cannot be stored as typed, or None.
+
+    Refused, not silently cleaned: the person sees what was wrong and retypes
+    it, and what is stored is always what they typed. Joiners inside a name
+    (emoji sequences, some scripts) are allowed; names made only of them are not.
+    """
+    for character in name:
+        if unicodedata.category(character) == "Cc" or character in DIRECTION_MARKS:
+            return (
+                "A task name cannot contain control characters or text-direction marks "
+                f"(it has U+{ord(character):04X})."
+            )
+    if all(unicodedata.category(character) in INVISIBLE_CATEGORIES for character in name):
+        return "Enter a task name: this one has no visible character."
+    return None
+
+
+def validate_task_name(name: str) -> None:
+    if problem := name_problem(name):
+        raise ValidationError(problem, code="invisible_or_control")
 
 
 class Task(models.Model):
     NAME_MAX_LENGTH = 200
+    NAME_MESSAGES = {
+        "required": "Enter a task name.",
+        "blank": "Enter a task name.",
+        "max_length": "A task name can be at most %(limit_value)d characters (it has %(show_value)d).",
+    }
 
-    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    # What a task's name may be, for every way in: the public form, the admin, the services.
+    # (PostgreSQL cannot store a NUL; a form refuses it before these run, a service caller here.)
+    name = models.CharField(
+        max_length=NAME_MAX_LENGTH,
+        validators=[ProhibitNullCharactersValidator(), validate_task_name],
+        error_messages=NAME_MESSAGES,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -22,11 +22,10 @@ answers `GET /`, `GET /?before=<id>` and `GET /?after=<id>` itself when all of t
   the middleware would have added (with a fresh Expires), and a change to the
   middleware or its settings changes both paths at once.
 
-The visitor's token is Django's masked token, made as Django makes it (the
-secret from the visitor's CSRF cookie, or a new one sent in that cookie, and
-a fresh mask), with the randomness drawn in one ``os.urandom`` call: Django's
-``get_random_string`` draws once per character, which was about 30 % of a
-hit. The tests post every kind of token this makes.
+The visitor's token and CSRF cookie are Django's, made as its middleware
+makes them (csrf_tokens.py, held to Django's own functions by its tests): the
+secret from the visitor's cookie, or a new one sent in that cookie, and a
+fresh mask. The tests post every kind of token this makes.
 
 Anything else goes to Django, which answers as before and fills the entry.
 What a hit skips: sessions, authentication, django-axes, WhiteNoise, the view.
@@ -35,7 +34,7 @@ and the cookie renewed as Django renews it), the visitor's flash messages, the
 X-Cache header where enabled, the request log line, the counters.
 """
 
-import os
+import logging
 import time
 
 from django.conf import settings
@@ -43,44 +42,16 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpResponse
-from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
 from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date
 
-from mc_tasklist import list_page, paging, rendering, stats
+from mc_tasklist import csrf_tokens, list_page, paging, rendering, stats
 from mc_tasklist.caching.read_through import TaskListCache
+
+logger = logging.getLogger(__name__)
 
 # Set per response, never replayed.
 PER_RESPONSE_HEADERS = frozenset({"set-cookie", "content-length", "x-cache", "date", "expires"})
-
-_CHAR_INDEX = {char: index for index, char in enumerate(CSRF_ALLOWED_CHARS)}
-# Random bytes at or above this are dropped, so that every character is equally likely.
-_UNBIASED_BELOW = 256 - 256 % len(CSRF_ALLOWED_CHARS)
-
-
-def random_csrf_string() -> str:
-    """CSRF_SECRET_LENGTH characters of CSRF_ALLOWED_CHARS, uniformly from the OS's random source."""
-    chosen: list[str] = []
-    while len(chosen) < CSRF_SECRET_LENGTH:
-        chosen += [
-            CSRF_ALLOWED_CHARS[byte % len(CSRF_ALLOWED_CHARS)] for byte in os.urandom(48) if byte < _UNBIASED_BELOW
-        ]
-    return "".join(chosen[:CSRF_SECRET_LENGTH])
-
-
-def masked_token(secret: str) -> str:
-    """Django's token for ``secret``: a random mask, then the secret shifted by it (django/middleware/csrf.py)."""
-    mask = random_csrf_string()
-    size = len(CSRF_ALLOWED_CHARS)
-    return mask + "".join(
-        CSRF_ALLOWED_CHARS[(_CHAR_INDEX[s] + _CHAR_INDEX[m]) % size] for s, m in zip(secret, mask, strict=True)
-    )
-
-
-def visitor_secret(request) -> str | None:
-    """The secret in the visitor's CSRF cookie, if it is one Django would accept as it stands."""
-    secret = request.COOKIES.get(settings.CSRF_COOKIE_NAME, "")
-    return secret if len(secret) == CSRF_SECRET_LENGTH and all(c in _CHAR_INDEX for c in secret) else None
 
 
 class CachedPageHits:
@@ -134,34 +105,29 @@ class CachedPageHits:
                 self.learned_headers[secure] = [
                     (name, value) for name, value in headers if name.lower() not in PER_RESPONSE_HEADERS
                 ]
+                # Until this moment the fast path was off for this scheme in this process: say so once.
+                logger.info("fast path on for %s page hits: headers learned from Django's answer", _scheme(secure))
             return start_response(status, headers, exc_info)
 
         return remember_headers
 
     def _response(self, request, body: bytes, headers, task_cache: TaskListCache) -> HttpResponse:
-        secret = visitor_secret(request) or random_csrf_string()
+        secret = csrf_tokens.visitor_secret(request) or csrf_tokens.random_string()
         # The visitor's flash messages ("Added ..."), read and cleared by Django's own message storage,
         # so that the redirect after a write is a hit too.
         storage = CookieStorage(request)
         messages = rendering.render_messages(list(storage))
-        response = HttpResponse(rendering.insert_visitor_parts(body, masked_token(secret), messages))
+        response = HttpResponse(rendering.insert_visitor_parts(body, csrf_tokens.masked_token(secret), messages))
         storage.update(response)
         for name, value in headers:
             response[name] = value
         response["Expires"] = http_date()
         response["Content-Length"] = str(len(response.content))
         list_page.add_x_cache_header(response, task_cache)
-        # As Django's CsrfViewMiddleware does whenever a page uses the token: the cookie is sent
-        # again (its expiry renewed), with the same attributes.
-        response.set_cookie(
-            settings.CSRF_COOKIE_NAME,
-            secret,
-            max_age=settings.CSRF_COOKIE_AGE,
-            domain=settings.CSRF_COOKIE_DOMAIN,
-            path=settings.CSRF_COOKIE_PATH,
-            secure=settings.CSRF_COOKIE_SECURE,
-            httponly=settings.CSRF_COOKIE_HTTPONLY,
-            samesite=settings.CSRF_COOKIE_SAMESITE,
-        )
+        csrf_tokens.set_cookie(response, secret)
         patch_vary_headers(response, ("Cookie",))
         return response
+
+
+def _scheme(secure: bool) -> str:
+    return "HTTPS" if secure else "HTTP"

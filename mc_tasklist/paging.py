@@ -4,8 +4,8 @@ Pages are anchored at a task id (a keyset, as Django REST framework's
 CursorPagination anchors them), not numbered: ``/?before=<id>`` is the page of
 tasks older than that task, ``/?after=<id>`` the page of those just newer than
 it (``/?after=0``: the oldest). So a page costs one index range scan at any
-depth, where ``OFFSET`` read every row before it (200 ms half way through a
-million tasks), and an added task, which is always the newest, changes the
+depth, where ``OFFSET`` read every row before it (docs/bench.md has the
+figures), and an added task, which is always the newest, changes the
 first page and no other: the older pages keep their cache entries.
 """
 

@@ -13,6 +13,7 @@ from mc_tasklist.models import Task
 
 
 def task_create(*, name: str) -> Task:
+    _check_name(name)
     if invalidation.can_record_in_the_write_statement():
         # The add, its outbox row and its announcement in one statement (see insert_recorded).
         task_id, created_at = invalidation.insert_recorded(
@@ -28,11 +29,20 @@ def task_create(*, name: str) -> Task:
 
 
 def task_update(*, task: Task, name: str) -> Task:
+    _check_name(name)
     with transaction.atomic():
         task.name = name
         task.save(update_fields=["name"])
         invalidation.task_updated(refresh=list_page.refresh_first_page)
     return task
+
+
+def _check_name(name: str) -> None:
+    """The task's own rules (models.Task.name), for every caller; raises ValidationError.
+
+    The form and the admin have checked already; a shell, a command or a new view may not have.
+    """
+    Task._meta.get_field("name").clean(name, None)
 
 
 def task_delete(*, task_id: int) -> Task | None:

@@ -42,25 +42,49 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2
 SAMPLE_SECONDS = 60
 HISTORY_MINUTES = 60
 
-_pending: Counter = Counter()
-_lock = threading.Lock()
-_flusher_pid: int | None = None
-_sampled_minute: int | None = None
+
+class UnflushedCounts:
+    """What this process counted since its last flush: in memory, so that counting costs no round trip."""
+
+    def __init__(self):
+        self._counts: Counter = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, counts: dict[str, int]) -> None:
+        with self._lock:
+            self._counts.update(counts)
+
+    def take(self) -> dict[str, int]:
+        """Everything counted so far, leaving nothing."""
+        with self._lock:
+            counts = dict(self._counts)
+            self._counts.clear()
+        return counts
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+# One per process.
+unflushed = UnflushedCounts()
 
 
 def record(event: str, count: int = 1) -> None:
     """Count an event in this process; it reaches the shared counters at the next flush."""
-    with _lock:
-        _pending[event] += count
+    unflushed.add({event: count})
 
 
 def observe_request(seconds: float) -> None:
     """Count one request's duration into its latency bucket (cumulated when shown)."""
     bound = next((bound for bound in LATENCY_BUCKETS if seconds <= bound), float("inf"))
-    with _lock:
-        _pending[latency_bucket_counter(bound)] += 1
-        _pending["request_seconds_count"] += 1
-        _pending["request_microseconds_sum"] += round(seconds * 1_000_000)
+    unflushed.add(
+        {
+            latency_bucket_counter(bound): 1,
+            "request_seconds_count": 1,
+            "request_microseconds_sum": round(seconds * 1_000_000),
+        }
+    )
 
 
 def latency_bucket_counter(bound: float) -> str:
@@ -74,16 +98,12 @@ _flush_outage = OutageLog(logger, "flushing cache statistics")
 
 def flush() -> None:
     """Add this process's counts to the shared counters, in one statement."""
-    with _lock:
-        counts = dict(_pending)
-        _pending.clear()
-    if not counts:
+    if not (counts := unflushed.take()):
         return
     try:
         _add_to_shared_counters(counts)
     except DatabaseError as error:
-        with _lock:  # The database is down: keep the counts for the next try.
-            _pending.update(counts)
+        unflushed.add(counts)  # The database is down: kept for the next try.
         _flush_outage.failed(error)
     else:
         _flush_outage.succeeded()
@@ -116,8 +136,7 @@ def reset_counters() -> None:
 
 def discard_unflushed() -> None:
     """Forget the counts this process has not flushed yet."""
-    with _lock:
-        _pending.clear()
+    unflushed.clear()
 
 
 def server_stats() -> dict[str, dict | None] | None:
@@ -132,12 +151,21 @@ def server_stats() -> dict[str, dict | None] | None:
     return {server: (_server_numbers(raw) if raw else None) for server, raw in report().items()}
 
 
-def sample() -> None:
-    """Record this minute's cache server totals, unless a process already has; drop samples past the hour."""
-    global _sampled_minute
-    minute = int(time.time() // SAMPLE_SECONDS)
-    if _sampled_minute == minute:
-        return
+class MinuteSampler:
+    """Records the cache servers' totals once a minute, for the dashboard's chart."""
+
+    def __init__(self):
+        self.last_minute: int | None = None  # the minute this process last sampled
+
+    def sample(self) -> None:
+        """This minute's totals, unless a process already has them; samples past the hour dropped."""
+        minute = int(time.time() // SAMPLE_SECONDS)
+        if self.last_minute != minute:
+            _store_sample(minute)
+            self.last_minute = minute
+
+
+def _store_sample(minute: int) -> None:
     servers = [numbers for numbers in (server_stats() or {}).values() if numbers]
     if servers:
         point = CacheServerSample(
@@ -149,7 +177,6 @@ def sample() -> None:
         )
         CacheServerSample.objects.bulk_create([point], ignore_conflicts=True)
         CacheServerSample.objects.filter(minute__lt=minute - HISTORY_MINUTES).delete()
-    _sampled_minute = minute
 
 
 def history() -> list[dict]:
@@ -206,34 +233,44 @@ def _server_numbers(raw: dict) -> dict:
     return numbers
 
 
-def start_flusher() -> None:
-    """Flush this process's counts every TASKLIST_STATS_FLUSH_SECONDS, from a background thread.
+class Flusher:
+    """Flushes this process's counts every TASKLIST_STATS_FLUSH_SECONDS from a background thread,
+    and samples the servers' totals once a minute.
 
-    Called by gunicorn.conf.py in each worker after the fork (a thread does not
+    Started by gunicorn.conf.py in each worker after the fork (a thread does not
     survive a fork). Without it, as under runserver, in management commands and
     in the test client, counts reach the shared counters when ``flush()`` or
     ``report()`` is called: the dashboard calls it for its own process.
     """
-    global _flusher_pid
-    with _lock:
-        if _flusher_pid == os.getpid():
-            return
-        _flusher_pid = os.getpid()
-    threading.Thread(target=_flush_forever, name="tasklist-stats", daemon=True).start()
+
+    def __init__(self):
+        self.running_in: int | None = None  # the process id whose thread runs, if any
+        self.sampler = MinuteSampler()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self.running_in == os.getpid():
+                return
+            self.running_in = os.getpid()
+        threading.Thread(target=self._run, name="tasklist-stats", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(settings.TASKLIST_STATS_FLUSH_SECONDS)
+            try:
+                flush()
+                self.sampler.sample()
+            except Exception:  # The thread must outlive any one failure.
+                logger.exception("flushing cache statistics failed")
+            finally:
+                # This thread's database connection goes back to the worker's pool (or is closed) as a
+                # request's does when it ends: kept through the sleep, it was one of the 4 requests share.
+                close_old_connections()
 
 
-def _flush_forever() -> None:
-    while True:
-        time.sleep(settings.TASKLIST_STATS_FLUSH_SECONDS)
-        try:
-            flush()
-            sample()
-        except Exception:  # The thread must outlive any one failure.
-            logger.exception("flushing cache statistics failed")
-        finally:
-            # This thread's database connection goes back to the worker's pool (or is closed) as a
-            # request's does when it ends: kept through the sleep, it was one of the 4 requests share.
-            close_old_connections()
+# One per process.
+flusher = Flusher()
 
 
 def report() -> dict:

@@ -26,6 +26,7 @@ from bmemcached.exceptions import MemcachedException
 from django.conf import settings
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.memcached import BaseMemcachedCache
+from django.utils.functional import cached_property
 
 from sasl_memcached.leases import CACHE_UNAVAILABLE, LEASE_MARKER
 from sasl_memcached.protocol import CacheServerError, Client, ServerBackingOff, ServerConnection
@@ -81,15 +82,21 @@ class BinaryMemcachedCache(BaseMemcachedCache):
         super().__init__(server, params, library=bmemcached, value_not_found_exception=ValueError)
         options = dict(self._options)
         self._class = Client
+        self._tls = (options.pop("tls", False), options.pop("tls_ca_file", None))
         self._options = {
             "username": options.pop("username", None),
             "password": options.pop("password", None),
             "socket_timeout": options.pop("socket_timeout", 0.2),
             "retry_delay": options.pop("retry_delay", 3),
             "codec": ValueCodec(signing_key(options.pop("signing_secret", None) or settings.SECRET_KEY)),
-            "tls_context": _tls_context(options.pop("tls", False), options.pop("tls_ca_file", None)),
             **options,
         }
+
+    @cached_property
+    def _cache(self):
+        # The TLS context is made with the client, not with the backend: Django's own start-up checks
+        # make every cache, and a CA file that is not there must be their error (checks.py), not a crash.
+        return self._class(self.client_servers, **self._options, tls_context=_tls_context(*self._tls))
 
     def get_backend_timeout(self, timeout=DEFAULT_TIMEOUT):
         expiry = super().get_backend_timeout(timeout)

@@ -1,9 +1,33 @@
-"""Start-up check: wrong memcached credentials are an error before any page is served."""
+"""Start-up checks: a TLS CA file that is not there, or wrong memcached credentials, are errors
+before any page is served."""
 
+from pathlib import Path
+
+from django.conf import settings
 from django.core import checks
 from django.core.cache import caches
 
 from sasl_memcached.backend import BinaryMemcachedCache
+
+BACKEND = "sasl_memcached.backend.BinaryMemcachedCache"
+
+
+def _tls_problem(options: dict) -> str | None:
+    ca_file = options.get("tls_ca_file")
+    if ca_file and not options.get("tls"):
+        return "OPTIONS['tls_ca_file'] is set but OPTIONS['tls'] is not"
+    if ca_file and not Path(ca_file).is_file():
+        return f"OPTIONS['tls_ca_file'] must name a readable file, not {ca_file!r}"
+    return None
+
+
+@checks.register(checks.Tags.caches)
+def tls_options(app_configs=None, **kwargs):
+    return [
+        checks.Error(f"cache {alias!r}: {problem}", id="sasl_memcached.E002")
+        for alias, config in settings.CACHES.items()
+        if config.get("BACKEND") == BACKEND and (problem := _tls_problem(config.get("OPTIONS", {})))
+    ]
 
 
 @checks.register(checks.Tags.caches)
@@ -15,6 +39,8 @@ def memcached_credentials(app_configs=None, **kwargs):
     """
     problems = []
     for alias in caches:
+        if _tls_problem(settings.CACHES[alias].get("OPTIONS", {})):
+            continue  # tls_options says why; the client cannot even be made
         cache = caches[alias]
         if not isinstance(cache, BinaryMemcachedCache):
             continue

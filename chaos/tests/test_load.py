@@ -1,7 +1,11 @@
 """The chaos run's judge: what counts as a stale read and as a lost write."""
 
+import pytest
+
 from chaos.judge import lost_writes, reads_back_in_time, stale_reads
 from chaos.load import Request
+
+pytestmark = pytest.mark.fast
 
 
 def add(name, started, finished, status=302):

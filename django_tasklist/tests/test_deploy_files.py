@@ -18,7 +18,7 @@ def declared(component) -> dict[str, dict]:
 
 def variables_read_by_settings() -> set[str]:
     source = (REPO / "django_tasklist/settings.py").read_text()
-    pattern = r"""(?:os\.environ\.get|os\.environ\[|env_bool|env_list|env_number|env_choice)\(?\s*["']([A-Z_]+)["']"""
+    pattern = r"""(?:os\.environ\.get|os\.environ\[|env_[a-z]+)\(?\s*["']([A-Z_]+)["']"""
     return set(re.findall(pattern, source))
 
 

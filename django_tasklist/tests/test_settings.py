@@ -113,7 +113,12 @@ def test_allowed_hosts_come_from_a_comma_list():
         ({"TASKLIST_CACHE_TTL": "0"}, "TASKLIST_CACHE_TTL must be at least 1"),
         ({"TASKLIST_SESSION_ENGINE": "file"}, "TASKLIST_SESSION_ENGINE must be one of"),
         ({"DEBUG": "maybe"}, "DEBUG must be True or False"),
-        ({"TASKLIST_CACHE_TLS_CA_FILE": "/no/such/file.pem"}, "TASKLIST_CACHE_TLS_CA_FILE must name a readable file"),
+        (
+            {"TASKLIST_CACHE_TLS": "True", "TASKLIST_CACHE_TLS_CA_FILE": "/no/such/file.pem"},
+            "OPTIONS['tls_ca_file'] must name a readable file, not '/no/such/file.pem'",
+        ),
+        ({"TASKLIST_CACHE_TLS_CA_FILE": __file__}, "OPTIONS['tls_ca_file'] is set but OPTIONS['tls'] is not"),
+        ({"TASKLIST_LOG_LEVEL": "LOUD"}, "TASKLIST_LOG_LEVEL must be one of"),
     ],
 )
 def test_a_misconfiguration_is_a_clear_error_at_start(env, message):

@@ -33,6 +33,8 @@ so the reader's list, possibly older than the write, is never stored.
 * ``recent_rows``: the rows this process has seen, kept in memory by their content's key;
 * ``invalidation``: what each kind of write does, recorded with the write (an
   outbox) and applied after the commit;
+* ``channel``: what the processes tell each other about changes (PostgreSQL's
+  LISTEN/NOTIFY): committed, confirmed, handed over, unreachable;
 * ``pending``: what this process could not get confirmed; while anything is
   pending it reads no list or page from the cache;
 * ``watcher``: applies the changes another process could not get confirmed.

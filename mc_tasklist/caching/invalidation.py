@@ -93,7 +93,7 @@ def insert_recorded(insert: str, params: list, *, refresh: Refresh | None = None
             f"WITH added AS ({insert}),"
             f" change AS (INSERT INTO {outbox} (older_pages, created_at)"
             # The newest id before this statement (its own insert is not visible to it): one index probe.
-            # EXISTS (... WHERE id > added.id) was planned as a sequential scan, 49 ms at a million tasks.
+            # EXISTS (... WHERE id > added.id) was planned as a sequential scan of a million tasks.
             f" SELECT coalesce((SELECT max(id) FROM {tasks}) > added.id, false), now() FROM added"
             " RETURNING id, older_pages)"
             f" SELECT {channel.ANNOUNCED}, added.* FROM added, change",

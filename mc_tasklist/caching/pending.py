@@ -23,8 +23,11 @@ class PendingInvalidations:
         self._changed = threading.Condition()
 
     def __bool__(self) -> bool:
-        self._drop_expired()
-        return bool(self._changes)
+        """Whether any change is held (expired ones are not: their entries are gone); changes nothing."""
+        if not self._changes:  # Nearly always: then this costs nothing.
+            return False
+        now = time.monotonic()
+        return any(expired_by > now for _, expired_by in list(self._changes.values()))
 
     def add(self, changes: dict[int, bool], *, expired_by: float) -> None:
         with self._changed:

@@ -124,7 +124,9 @@ class TaskListCache:
         For the fast path (mc_tasklist/page_hits.py): on None the request goes the
         whole way through Django, which counts the miss and fills the entry.
         """
-        version = self._version(page) if "page" in self.layers and not pending else CACHE_UNAVAILABLE
+        if "page" not in self.layers or pending:
+            return None  # The request goes through Django, which knows what to do then.
+        version = self._version(page)
         if version is CACHE_UNAVAILABLE:
             return None
         value = self._get(keys.page_key(page), version, _is_page)

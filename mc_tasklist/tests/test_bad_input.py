@@ -1,10 +1,12 @@
 """Bad input gets a clear 4xx answer, never a 500, and changes nothing stored."""
 
 import pytest
+from django.core.exceptions import ValidationError
 
+from mc_tasklist import services
 from mc_tasklist.models import Task
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.fast, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
@@ -16,23 +18,25 @@ def assert_nothing_changed(existing):
     assert list(Task.objects.values_list("id", "name")) == [(existing.id, "Keep me")]
 
 
-@pytest.mark.parametrize(
-    ("name", "message"),
-    [
-        ("", "Enter a task name."),
-        ("   \t ", "Enter a task name."),
-        ("x" * 201, "A task name can be at most 200 characters (it has 201)."),
-        ("bad\x00name", "Null characters are not allowed."),
-        ("report\u202etxt.exe", "cannot contain control characters or text-direction marks (it has U+202E)."),
-        ("isolate \u2066this", "text-direction marks (it has U+2066)."),
-        ("bell\x07", "cannot contain control characters or text-direction marks (it has U+0007)."),
-        ("two\nlines", "(it has U+000A)."),
-        ("escape \x1b[31mred", "(it has U+001B)."),
-        ("\u200b\u200b\u200b", "Enter a task name: this one has no visible character."),
-        ("\u200d\ufeff\u2060", "Enter a task name: this one has no visible character."),
-        ("\u0301", "Enter a task name: this one has no visible character."),
-    ],
-)
+# Every name a task may not have, and what the person is told: the same through the form, the admin
+# (test_admin.py) and the services.
+BAD_NAMES = [
+    ("", "Enter a task name."),
+    ("   \t ", "Enter a task name."),
+    ("x" * 201, "A task name can be at most 200 characters (it has 201)."),
+    ("bad\x00name", "Null characters are not allowed."),
+    ("report\u202etxt.exe", "cannot contain control characters or text-direction marks (it has U+202E)."),
+    ("isolate \u2066this", "text-direction marks (it has U+2066)."),
+    ("bell\x07", "cannot contain control characters or text-direction marks (it has U+0007)."),
+    ("two\nlines", "(it has U+000A)."),
+    ("escape \x1b[31mred", "(it has U+001B)."),
+    ("\u200b\u200b\u200b", "Enter a task name: this one has no visible character."),
+    ("\u200d\ufeff\u2060", "Enter a task name: this one has no visible character."),
+    ("\u0301", "Enter a task name: this one has no visible character."),
+]
+
+
+@pytest.mark.parametrize(("name", "message"), BAD_NAMES)
 def test_a_bad_name_is_refused_with_a_message_on_the_page(browser, existing, name, message):
     response = browser.add(name)
     assert response.status_code == 400
@@ -112,3 +116,15 @@ def test_an_unknown_page_is_a_404_page(browser):
     response = browser.get("/no-such-page")
     assert response.status_code == 404
     assert b"Not found" in response.content
+
+
+@pytest.mark.parametrize(("name", "message"), BAD_NAMES)
+def test_the_services_refuse_a_bad_name_from_any_caller(existing, name, message):
+    """Whatever calls them (a view, the admin, a management command, a shell)."""
+    with pytest.raises(ValidationError) as refused:
+        services.task_create(name=name.strip())
+    assert any(message in text for text in refused.value.messages), refused.value.messages
+    with pytest.raises(ValidationError):
+        services.task_update(task=existing, name=name.strip())
+    existing.refresh_from_db()
+    assert_nothing_changed(existing)

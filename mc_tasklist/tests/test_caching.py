@@ -129,16 +129,27 @@ def test_a_reused_id_never_shows_the_old_row(cache_setup):
 
 @pytest.mark.parametrize("layers", ["", "query", "fragment", "page", "query,page", "query,fragment,page"])
 def test_each_layer_can_be_switched_off(cache_setup, layers):
+    """A layer that is on stores its entry and serves the next read; one that is off stores nothing."""
     cache_setup(layers=layers)
     Task.objects.create(name="Switchable")
+    (task,) = task_page(FIRST)["tasks"]
     Client().get("/")
-    served = Client().get("/")["X-Cache"]
-    for layer in ("query", "page"):
-        if layer not in layers:
-            assert f"{layer}=off" in served or "page=hit" in served
-    if not layers:
-        assert served == "page=off; query=off; fragments=off"
-        assert cache.get(keys.tasks_key()) is None
+    served = dict(part.split("=") for part in Client().get("/")["X-Cache"].split("; "))
+    on = set(filter(None, layers.split(",")))
+    stored = {
+        "query": cache.get(keys.tasks_key()) is not None,
+        "fragment": cache.get(keys.fragment_key(task)) is not None,
+        "page": cache.get(keys.page_key()) is not None,
+    }
+    assert {layer for layer, present in stored.items() if present} == on
+    if "page" in on:
+        assert served == {"page": "hit"}, "the whole page, nothing below it asked"
+    else:
+        assert served == {
+            "page": "off",
+            "query": "hit" if "query" in on else "off",
+            "fragments": "1/1" if "fragment" in on else "off",
+        }
 
 
 @pytest.mark.parametrize("strategy", FRESH_AT_ONCE)
@@ -188,11 +199,21 @@ def test_expire_serves_the_old_list_until_the_ttl_ends(cache_setup):
 
 
 def test_version_moves_every_key_to_a_new_generation(cache_setup):
+    """The old entries are not deleted: no key names them any more, and they age out."""
     cache_setup(invalidation="version")
     Client().get("/")
+    Client().get("/")
     generation = cache.get(keys.GENERATION_KEY)
+    assert cache.get(keys.page_key(), version=generation) is not None
     services.task_create(name="Next")
     assert cache.get(keys.GENERATION_KEY) == generation + 1
+    assert cache.get(keys.page_key(), version=generation) is not None, "left in place"
+    assert cache.get(keys.tasks_key(), version=generation) is not None, "left in place"
+    response = Client().get("/")
+    assert response["X-Cache"].startswith("page=miss; query=miss"), "neither old entry is read"
+    assert names(response) == ["Next"]
+    assert cache.get(keys.page_key(), version=generation + 1) is not None
+    assert cache.get(keys.tasks_key(), version=generation + 1) is not None
 
 
 @pytest.mark.parametrize("strategy", FRESH_AT_ONCE)

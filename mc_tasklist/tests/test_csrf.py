@@ -8,7 +8,7 @@ from django.test import Client
 from mc_tasklist.caching import keys
 from mc_tasklist.models import Task
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.fast, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.parametrize("path", ["/add", "/remove"])

@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from mc_tasklist import paging
-from mc_tasklist.forms import DIRECTION_MARKS, MAX_TASK_ID, name_problem
-from mc_tasklist.models import Task
-from mc_tasklist.tests.conftest import Browser
+from mc_tasklist.forms import MAX_TASK_ID
+from mc_tasklist.models import DIRECTION_MARKS, Task, name_problem
+from mc_tasklist.tests.browsing import Browser
 from testsupport.pages import shows_name, task_names
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.fast, pytest.mark.django_db(transaction=True)]
 
 # Each example reuses the test's database and cache; what it checks does not
 # depend on what earlier examples left behind.

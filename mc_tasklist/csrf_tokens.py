@@ -1,0 +1,61 @@
+"""A visitor's CSRF token and cookie for a page the fast path serves (page_hits.py), made as
+Django's CsrfViewMiddleware makes them, without its per-request machinery.
+
+The one place that knows Django's scheme: a secret of CSRF_SECRET_LENGTH
+characters kept in the visitor's cookie, and in the page a token that is a
+fresh random mask followed by the secret shifted by it (django/middleware/csrf.py).
+test_csrf_tokens.py holds this module to Django's own functions, so that a
+Django upgrade that changes the scheme fails a test, not the visitors' forms.
+
+Django draws its random strings one character at a time (``get_random_string``);
+here the mask and a new secret come from one ``os.urandom`` call each.
+"""
+
+import os
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
+
+_CHAR_INDEX = {char: index for index, char in enumerate(CSRF_ALLOWED_CHARS)}
+# Random bytes at or above this are dropped, so that every character is equally likely.
+_UNBIASED_BELOW = 256 - 256 % len(CSRF_ALLOWED_CHARS)
+
+
+def random_string() -> str:
+    """CSRF_SECRET_LENGTH characters of CSRF_ALLOWED_CHARS, uniformly from the OS's random source."""
+    chosen: list[str] = []
+    while len(chosen) < CSRF_SECRET_LENGTH:
+        chosen += [
+            CSRF_ALLOWED_CHARS[byte % len(CSRF_ALLOWED_CHARS)] for byte in os.urandom(48) if byte < _UNBIASED_BELOW
+        ]
+    return "".join(chosen[:CSRF_SECRET_LENGTH])
+
+
+def masked_token(secret: str) -> str:
+    """The token for ``secret`` that goes in the page: a random mask, then the secret shifted by it."""
+    mask = random_string()
+    size = len(CSRF_ALLOWED_CHARS)
+    return mask + "".join(
+        CSRF_ALLOWED_CHARS[(_CHAR_INDEX[s] + _CHAR_INDEX[m]) % size] for s, m in zip(secret, mask, strict=True)
+    )
+
+
+def visitor_secret(request: HttpRequest) -> str | None:
+    """The secret in the visitor's CSRF cookie, if it is one Django would accept as it stands."""
+    secret = request.COOKIES.get(settings.CSRF_COOKIE_NAME, "")
+    return secret if len(secret) == CSRF_SECRET_LENGTH and all(c in _CHAR_INDEX for c in secret) else None
+
+
+def set_cookie(response: HttpResponse, secret: str) -> None:
+    """As the middleware does whenever a page uses the token: the cookie sent again, its expiry renewed."""
+    response.set_cookie(
+        settings.CSRF_COOKIE_NAME,
+        secret,
+        max_age=settings.CSRF_COOKIE_AGE,
+        domain=settings.CSRF_COOKIE_DOMAIN,
+        path=settings.CSRF_COOKIE_PATH,
+        secure=settings.CSRF_COOKIE_SECURE,
+        httponly=settings.CSRF_COOKIE_HTTPONLY,
+        samesite=settings.CSRF_COOKIE_SAMESITE,
+    )
