@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 STACK_PORT ?= 8080
 
-.PHONY: help install system-packages run superuser stack test test-fast lint format clean bench bench-quick chaos chaos-quick
+.PHONY: help install system-packages run superuser stack test test-fast package lint format clean bench bench-quick chaos chaos-quick
 
 # Debian packages the tests start themselves (memcached with SASL, nginx for make stack's test,
 # Chromium for the browser tests); installed when missing, as root on Debian or Ubuntu.
@@ -14,11 +14,17 @@ SYSTEM_PACKAGES := memcached sasl2-bin libsasl2-modules chromium nginx
 help:
 	@awk '/^## /{text=substr($$0, 4); next} /^[a-z-]+:/{if (text) printf "  make %-12s %s\n", substr($$1, 1, length($$1)-1), text; text=""}' $(MAKEFILE_LIST)
 
+# The memcached backend is a package of this repository (packages/sasl-memcached); requirements.txt
+# installs it from there. Installed, not linked: a change to its sources installs it again.
+PACKAGE_DIR := packages/sasl-memcached
+PACKAGE_SOURCES := $(PACKAGE_DIR)/pyproject.toml $(wildcard $(PACKAGE_DIR)/sasl_memcached/*.py)
+
 # What running the app needs; the test and lint tools come on top, for make test.
-$(VENV)/.runtime-installed: requirements.txt
-	python3 -m venv $(VENV)
+$(VENV)/.runtime-installed: requirements.txt $(PACKAGE_SOURCES)
+	test -d $(VENV) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -r requirements.txt
+	$(PYTHON) -m pip install --quiet --force-reinstall --no-deps ./$(PACKAGE_DIR)
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.runtime-installed requirements-dev.txt
@@ -49,9 +55,14 @@ stack: $(VENV)/.runtime-installed system-packages
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 	$(PYTHON) -m testsupport.stack --port $(STACK_PORT)
 
-## Every test, against PostgreSQL (127.0.0.1:5432) and a SASL memcached it starts itself
+## Every test, against PostgreSQL (127.0.0.1:5432) and a SASL memcached it starts itself; then the package's
 test: install system-packages $(VENV)/django-tests/.unpacked
 	$(PYTHON) -m pytest
+	cd $(PACKAGE_DIR) && DJANGO_TESTS_DIR=$(CURDIR)/$(VENV)/django-tests/tests $(CURDIR)/$(PYTHON) -m pytest
+
+## The memcached backend's wheel and source distribution, in packages/sasl-memcached/dist
+package: install
+	$(PYTHON) -m build --outdir $(PACKAGE_DIR)/dist $(PACKAGE_DIR)
 
 ## The tests that need no server (forms, views, bad input, CSRF, the chaos judge), on SQLite: under a minute
 test-fast: install

@@ -13,10 +13,11 @@ import sys
 import time
 from pathlib import Path
 
+from sasl_memcached.testing import SaslMemcached
+
 from testsupport.environment import production_env
 from testsupport.gunicorn import GunicornInstance, collectstatic
 from testsupport.http import Visitor
-from testsupport.memcached import SaslMemcached
 from testsupport.postgres import OwnPostgres
 
 # Frames that name a part of the add worth a line in the profile.

@@ -18,13 +18,14 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
+from sasl_memcached.testing import SaslMemcached
+
 from bench import measures
 from bench.report import summarise, write_outputs
 from mc_tasklist.caching.keys import LAYERS, STRATEGIES
 from testsupport.environment import production_env
 from testsupport.gunicorn import REPO, GunicornInstance, collectstatic
 from testsupport.http import Visitor
-from testsupport.memcached import SaslMemcached
 from testsupport.postgres import OwnPostgres
 
 RESULTS = REPO / "bench" / "results"

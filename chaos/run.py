@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from sasl_memcached.testing import SaslMemcached
+
 from chaos.judge import MEMCACHED_CLOCK_TICK, STALENESS_BOUND, Result, analyse
 from chaos.load import Load
 from chaos.report import write_report
@@ -27,7 +29,6 @@ from mc_tasklist.caching.keys import STRATEGIES
 from testsupport.environment import production_env
 from testsupport.gunicorn import REPO, GunicornInstance, collectstatic
 from testsupport.http import Visitor
-from testsupport.memcached import SaslMemcached
 from testsupport.pages import tasks_shown
 from testsupport.postgres import OwnPostgres
 from testsupport.tcp_proxy import TcpProxy

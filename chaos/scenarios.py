@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sasl_memcached.testing import SaslMemcached
+
 from testsupport.gunicorn import GunicornInstance
-from testsupport.memcached import SaslMemcached
 from testsupport.postgres import OwnPostgres
 from testsupport.tcp_proxy import TcpProxy
 

@@ -4,7 +4,7 @@ One builder for all three, so each runs the app exactly as production does,
 with one secret key that is plainly not for production.
 """
 
-from testsupport.memcached import SaslMemcached
+from sasl_memcached.testing import SaslMemcached
 
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghijklmnop"
 

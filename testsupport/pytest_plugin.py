@@ -12,11 +12,11 @@ A missing memcached or PostgreSQL fails the run: it is never skipped.
 import os
 
 import pytest
+from sasl_memcached.testing import SaslMemcached
 
 from testsupport import postgres
 from testsupport.environment import production_env
 from testsupport.gunicorn import collectstatic
-from testsupport.memcached import SaslMemcached
 
 _memcached: SaslMemcached | None = None
 

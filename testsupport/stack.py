@@ -16,9 +16,10 @@ import signal
 import sys
 import time
 
+from sasl_memcached.testing import SaslMemcached
+
 from testsupport.environment import production_env
 from testsupport.gunicorn import GunicornInstance, collectstatic, create_staff_user
-from testsupport.memcached import SaslMemcached
 from testsupport.nginx import Nginx
 from testsupport.postgres import OwnPostgres
 

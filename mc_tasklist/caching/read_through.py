@@ -179,7 +179,7 @@ class TaskListCache:
     def _get(self, key: str, version, valid: Callable[[object], bool]):
         """The entry, or None. One of the wrong shape is removed, so that it can be filled again.
 
-        The cache returns only values this app signed (sasl_memcached/values.py),
+        The cache returns only values this app signed (django-sasl-memcached's values.py),
         but a value copied from one key to another is still signed.
         """
         with self._waiting_for_cache():

@@ -1,7 +1,7 @@
 """Whatever someone else writes into the cache, the list still renders and nothing runs.
 
 The planter uses the cache's own credentials with a plain client (another app
-sharing the cache, or a leaked password); sasl_memcached/tests/test_values.py
+sharing the cache, or a leaked password); packages/sasl-memcached/tests/test_values.py
 covers the backend itself.
 """
 

@@ -16,10 +16,10 @@ import time
 
 import psycopg
 import pytest
+from sasl_memcached.testing import SaslMemcached
 
 from testsupport.gunicorn import GunicornInstance
 from testsupport.http import Visitor
-from testsupport.memcached import SaslMemcached
 from testsupport.pages import tasks_shown
 
 pytestmark = pytest.mark.gunicorn

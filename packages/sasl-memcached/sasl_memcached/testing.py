@@ -1,19 +1,50 @@
-"""memcached servers for the tests; by default requiring SASL authentication, as MemCachier does."""
+"""A real memcached for tests, started and stopped by the test: by default requiring SASL
+authentication, as MemCachier does. Needs Debian's (or any) memcached and saslpasswd2.
+
+    server = SaslMemcached().start()
+    CACHES = {"default": {"BACKEND": "sasl_memcached.backend.BinaryMemcachedCache",
+                          "LOCATION": server.server,
+                          "OPTIONS": {"username": server.username, "password": server.password}}}
+    ...
+    server.cleanup()
+
+``pause()`` and ``resume()`` freeze it (SIGSTOP) as a hung server, ``kill()`` as a crashed one;
+``free_port()`` and ``wait_for_port()``, which it uses, serve other test servers too.
+"""
 
 import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import bmemcached
 
-from testsupport.ports import free_port, wait_for_port
-
 INSTALL_HINT = "apt-get install -y memcached sasl2-bin libsasl2-modules"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, *, timeout: float = 10.0, process=None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
 def _require(program: str) -> str:
@@ -27,8 +58,8 @@ class SaslMemcached:
     def __init__(
         self,
         *,
-        username: str = "tasklist",
-        password: str = "tasklist-secret",
+        username: str = "memcached-user",
+        password: str = "memcached-secret",
         memory_mb: int = 64,
         sasl: bool = True,
         tls: bool = False,

@@ -1,9 +1,8 @@
 """TLS to memcached (Debian's memcached with -Z and a self-signed certificate), SASL inside it."""
 
 import pytest
-
 from sasl_memcached.backend import BinaryMemcachedCache
-from testsupport.memcached import SaslMemcached
+from sasl_memcached.testing import SaslMemcached
 
 
 @pytest.fixture(scope="module")

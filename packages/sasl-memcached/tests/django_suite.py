@@ -1,0 +1,45 @@
+"""Django's own memcached tests, pointed at a memcached backend (this package's, unless told otherwise).
+
+Not collected by pytest (it imports Django's test tree, which only Django's
+runtests.py puts on the path): test_django_contract.py and compare/compare.py
+link this file into the ``cache`` tests of Django's source distribution and run
+it there, so a backend meets the same assertions as Django's PyLibMCCache and
+PyMemcacheCache. SASL_MEMCACHED_BACKEND names another backend to hold to them.
+"""
+
+import os
+
+from cache.tests import BaseMemcachedTests, caches_setting_for_tests, memcached_excluded_caches
+from django.test import TestCase, override_settings
+
+OURS = "sasl_memcached.backend.BinaryMemcachedCache"
+BACKEND = os.environ.get("SASL_MEMCACHED_BACKEND", OURS)
+params = {
+    "BACKEND": BACKEND,
+    "LOCATION": os.environ["SASL_MEMCACHED_LOCATION"],
+    "OPTIONS": {
+        name: value
+        for name, value in {
+            "username": os.environ.get("SASL_MEMCACHED_USERNAME"),
+            "password": os.environ.get("SASL_MEMCACHED_PASSWORD"),
+        }.items()
+        if value
+    },
+}
+
+
+@override_settings(CACHES=caches_setting_for_tests(base=params, exclude=memcached_excluded_caches))
+class MemcachedBackendTests(BaseMemcachedTests, TestCase):
+    base_params = params
+    # A deliberate difference from Django's default for memcached: this backend (and
+    # django-bmemcached) keeps its connection and SASL handshake across requests, as
+    # Django's PyLibMCCache does, instead of reconnecting for every request.
+    should_disconnect_on_close = BACKEND.startswith("django.core.")
+
+    @property
+    def incr_decr_type_error(self):
+        if BACKEND.endswith("PyMemcacheCache"):  # as Django's own PyMemcacheCacheTests expect
+            from django.core.cache import cache
+
+            return cache._lib.exceptions.MemcacheClientError
+        return super().incr_decr_type_error
