@@ -9,13 +9,13 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.functional import cached_property
+from sasl_memcached import CACHE_UNAVAILABLE
 
 from mc_tasklist import stats
 from mc_tasklist.caching import keys
 from mc_tasklist.caching.pending import pending
 from mc_tasklist.caching.recent_rows import recent_rows
 from mc_tasklist.paging import FIRST, PageRef
-from sasl_memcached import CACHE_UNAVAILABLE
 
 # How often a request waiting for another process's fill looks for the value: each look is
 # one small get, and a page renders in a few milliseconds.

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.test import Client
+from sasl_memcached import CACHE_UNAVAILABLE
 
 from mc_tasklist import services, stats
 from mc_tasklist.caching import keys
@@ -21,7 +22,6 @@ from mc_tasklist.caching.read_through import FILL_WAIT_MARGIN_SECONDS, TaskListC
 from mc_tasklist.models import Task
 from mc_tasklist.paging import FIRST
 from mc_tasklist.selectors import task_page
-from sasl_memcached import CACHE_UNAVAILABLE
 from testsupport.pages import task_names
 
 pytestmark = pytest.mark.django_db(transaction=True)

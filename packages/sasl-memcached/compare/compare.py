@@ -29,6 +29,7 @@ settings.configure(SECRET_KEY="compare-" + uuid.uuid4().hex, USE_TZ=True)
 django.setup()
 
 from django.utils.module_loading import import_string  # noqa: E402
+
 from sasl_memcached.testing import SaslMemcached, free_port  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

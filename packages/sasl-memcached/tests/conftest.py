@@ -1,4 +1,5 @@
 import pytest
+
 from sasl_memcached.testing import SaslMemcached
 
 

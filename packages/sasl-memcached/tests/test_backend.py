@@ -9,6 +9,7 @@ import time
 
 import pytest
 from django.core.cache.backends.base import InvalidCacheKey
+
 from sasl_memcached.backend import BinaryMemcachedCache
 from sasl_memcached.locmem import LocMemLeaseCache
 from sasl_memcached.testing import SaslMemcached

@@ -1,6 +1,7 @@
 """TLS to memcached (Debian's memcached with -Z and a self-signed certificate), SASL inside it."""
 
 import pytest
+
 from sasl_memcached.backend import BinaryMemcachedCache
 from sasl_memcached.testing import SaslMemcached
 

@@ -11,6 +11,7 @@ import uuid
 import zlib
 
 import pytest
+
 from sasl_memcached import values
 from sasl_memcached.backend import BinaryMemcachedCache
 from sasl_memcached.values import UNTRUSTED, ValueCodec, signing_key
