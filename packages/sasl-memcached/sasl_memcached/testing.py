@@ -10,17 +10,21 @@ authentication, as MemCachier does. Needs Debian's (or any) memcached and saslpa
 
 ``pause()`` and ``resume()`` freeze it (SIGSTOP) as a hung server, ``kill()`` as a crashed one;
 ``free_port()`` and ``wait_for_port()``, which it uses, serve other test servers too.
+``run_djangos_memcached_tests()`` holds a backend to Django's own memcached test suite.
 """
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import bmemcached
@@ -188,3 +192,59 @@ class SaslMemcached:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    ran: int
+    failed: int  # failures and errors
+    skipped: int
+    report: str
+
+    @property
+    def passed(self) -> int:
+        return self.ran - self.failed - self.skipped
+
+
+def run_djangos_memcached_tests(
+    django_tests: Path,
+    server: "SaslMemcached",
+    *,
+    backend: str = "sasl_memcached.backend.BinaryMemcachedCache",
+    python: str | None = None,
+    pythonpath: str = "",
+) -> SuiteResult:
+    """Run Django's ``BaseMemcachedTests`` (tests/cache/tests.py of an unpacked Django source
+    distribution, ``django_tests`` its tests/ folder) against ``backend`` on ``server``, with
+    Django's runtests.py and ``python`` (this interpreter by default)."""
+    link = Path(django_tests) / "cache" / "test_sasl_memcached.py"
+    link.unlink(missing_ok=True)
+    link.symlink_to(Path(__file__).with_name("django_suite.py"))
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    env |= {"SASL_MEMCACHED_BACKEND": backend, "SASL_MEMCACHED_LOCATION": server.server}
+    if server.sasl:
+        env |= {"SASL_MEMCACHED_USERNAME": server.username, "SASL_MEMCACHED_PASSWORD": server.password}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    result = subprocess.run(
+        [
+            python or sys.executable,
+            "runtests.py",
+            "--settings=test_sqlite",
+            "--parallel=1",
+            "cache.test_sasl_memcached",
+        ],
+        cwd=django_tests,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    report = result.stderr + result.stdout
+    ran = re.search(r"Ran (\d+) tests?", report)
+    if ran is None:
+        raise RuntimeError(f"Django's test runner did not run: {report[-3000:]}")
+    counts = {kind: int(number) for kind, number in re.findall(r"(failures|errors|skipped)=(\d+)", report)}
+    return SuiteResult(
+        int(ran.group(1)), counts.get("failures", 0) + counts.get("errors", 0), counts.get("skipped", 0), report
+    )

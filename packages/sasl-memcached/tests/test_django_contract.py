@@ -2,14 +2,14 @@
 installed from its wheel into a virtual environment that holds Django and nothing else.
 
 Django's source distribution carries tests/cache/tests.py with ``BaseMemcachedTests``,
-the assertions every memcached backend of Django's own meets. django_suite.py
-subclasses it for this backend; these tests run it with Django's runtests.py, as
-Django's CI runs its backends. DJANGO_TESTS_DIR names the tests/ folder of an
-unpacked Django source distribution of the installed version (README: "Django's contract").
+the assertions every memcached backend of Django's own meets.
+``sasl_memcached/django_suite.py`` subclasses it for this backend, and
+``sasl_memcached.testing.run_djangos_memcached_tests`` runs it with Django's
+runtests.py, as Django's CI runs its backends. DJANGO_TESTS_DIR names the tests/
+folder of an unpacked Django source distribution of the installed version.
 """
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +17,9 @@ from pathlib import Path
 import django
 import pytest
 
+from sasl_memcached.testing import SuiteResult, run_djangos_memcached_tests
+
 PACKAGE = Path(__file__).resolve().parent.parent
-SUITE = Path(__file__).with_name("django_suite.py")
 # BaseMemcachedTests in Django 5.2: 59 tests, of which Django itself skips 3 for every memcached backend.
 DJANGOS_OWN_SKIPS = 3
 
@@ -28,42 +29,16 @@ def django_tests() -> Path:
     folder = Path(os.environ.get("DJANGO_TESTS_DIR", ""))
     if not (folder / "runtests.py").is_file():
         pytest.fail(f"DJANGO_TESTS_DIR must name the tests/ folder of Django {django.__version__}'s sources")
-    # Inside Django's "cache" test package, so runtests.py installs that app and its models.
-    link = folder / "cache" / "test_sasl_memcached.py"
-    link.unlink(missing_ok=True)
-    link.symlink_to(SUITE)
     return folder
 
 
-def run_djangos_suite(python: str, django_tests: Path, memcached, extra_path: str = "") -> str:
-    env = {
-        **{name: value for name, value in os.environ.items() if name != "PYTHONPATH"},
-        **({"PYTHONPATH": extra_path} if extra_path else {}),
-        "SASL_MEMCACHED_LOCATION": memcached.server,
-        "SASL_MEMCACHED_USERNAME": memcached.username,
-        "SASL_MEMCACHED_PASSWORD": memcached.password,
-    }
-    result = subprocess.run(
-        [python, "runtests.py", "--settings=test_sqlite", "--parallel=1", "cache.test_sasl_memcached"],
-        cwd=django_tests,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    report = result.stderr + result.stdout
-    assert result.returncode == 0, report[-6000:]
-    return report
-
-
-def assert_all_passed(report: str) -> None:
-    ran = re.search(r"Ran (\d+) tests?", report)
-    assert ran and int(ran.group(1)) >= 56, report[-2000:]
-    assert f"OK (skipped={DJANGOS_OWN_SKIPS})" in report, report[-2000:]
+def assert_all_passed(result: SuiteResult) -> None:
+    assert result.ran >= 59 and result.failed == 0, result.report[-6000:]
+    assert result.skipped == DJANGOS_OWN_SKIPS, result.report[-2000:]
 
 
 def test_djangos_memcached_tests_pass_against_the_backend(django_tests, memcached):
-    assert_all_passed(run_djangos_suite(sys.executable, django_tests, memcached, extra_path=str(PACKAGE)))
+    assert_all_passed(run_djangos_memcached_tests(django_tests, memcached, pythonpath=str(PACKAGE)))
 
 
 def test_the_wheel_installed_alone_passes_them_too(django_tests, memcached, tmp_path):
@@ -92,4 +67,4 @@ def test_the_wheel_installed_alone_passes_them_too(django_tests, memcached, tmp_
         check=True,
     )
     assert where.stdout.startswith(str(tmp_path / "venv")), where.stdout
-    assert_all_passed(run_djangos_suite(python, django_tests, memcached))
+    assert_all_passed(run_djangos_memcached_tests(django_tests, memcached, python=python))

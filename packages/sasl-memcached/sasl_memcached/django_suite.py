@@ -1,9 +1,9 @@
 """Django's own memcached tests, pointed at a memcached backend (this package's, unless told otherwise).
 
-Not collected by pytest (it imports Django's test tree, which only Django's
-runtests.py puts on the path): test_django_contract.py and compare/compare.py
-link this file into the ``cache`` tests of Django's source distribution and run
-it there, so a backend meets the same assertions as Django's PyLibMCCache and
+Never imported by the package (it imports Django's test tree, which only Django's
+runtests.py puts on the path): ``testing.run_djangos_memcached_tests`` links this
+file into the ``cache`` tests of Django's source distribution and runs it there,
+so a backend meets the same assertions as Django's PyLibMCCache and
 PyMemcacheCache. SASL_MEMCACHED_BACKEND names another backend to hold to them.
 """
 
