@@ -35,8 +35,9 @@ def env_text(name: str, default: str = "") -> str:
     return value
 
 
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+def env_list(name: str, default: str, *, refuse_placeholder: bool = False) -> list[str]:
+    value = env_text(name, default) if refuse_placeholder else os.environ.get(name, default)
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def env_number(name: str, default: float, *, minimum: float = 0) -> float:

@@ -131,7 +131,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache. MEMCACHIER_SERVERS selects memcached; without it the cache lives in the
 # process, which is right for one developer and wrong for several workers.
-MEMCACHIER_SERVERS = [server.strip() for server in env_text("MEMCACHIER_SERVERS").split(",") if server.strip()]
+MEMCACHIER_SERVERS = env_list("MEMCACHIER_SERVERS", "", refuse_placeholder=True)
 MEMCACHIER_USERNAME = env_text("MEMCACHIER_USERNAME")
 MEMCACHIER_PASSWORD = env_text("MEMCACHIER_PASSWORD")
 # TLS to memcached, for a server that offers it (memcached -Z): SASL PLAIN sends the

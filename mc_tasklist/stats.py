@@ -50,7 +50,11 @@ class UnflushedCounts:
         self._counts: Counter = Counter()
         self._lock = threading.Lock()
 
-    def add(self, counts: dict[str, int]) -> None:
+    def add(self, event: str, count: int = 1) -> None:
+        with self._lock:
+            self._counts[event] += count
+
+    def add_all(self, counts: dict[str, int]) -> None:
         with self._lock:
             self._counts.update(counts)
 
@@ -72,13 +76,13 @@ unflushed = UnflushedCounts()
 
 def record(event: str, count: int = 1) -> None:
     """Count an event in this process; it reaches the shared counters at the next flush."""
-    unflushed.add({event: count})
+    unflushed.add(event, count)
 
 
 def observe_request(seconds: float) -> None:
     """Count one request's duration into its latency bucket (cumulated when shown)."""
     bound = next((bound for bound in LATENCY_BUCKETS if seconds <= bound), float("inf"))
-    unflushed.add(
+    unflushed.add_all(
         {
             latency_bucket_counter(bound): 1,
             "request_seconds_count": 1,
@@ -103,7 +107,7 @@ def flush() -> None:
     try:
         _add_to_shared_counters(counts)
     except DatabaseError as error:
-        unflushed.add(counts)  # The database is down: kept for the next try.
+        unflushed.add_all(counts)  # The database is down: kept for the next try.
         _flush_outage.failed(error)
     else:
         _flush_outage.succeeded()

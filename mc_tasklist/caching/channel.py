@@ -45,11 +45,15 @@ def ask_for_help(changes: dict[int, bool]) -> int:
 
 def say_unreachable(change_ids) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, "unreachable " + ",".join(map(str, change_ids))])
+        cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, _listed("unreachable", change_ids)])
 
 
 def done_message(change_ids) -> str:
-    return "done " + ",".join(map(str, change_ids))
+    return _listed("done", change_ids)
+
+
+def _listed(kind: str, change_ids) -> str:
+    return f"{kind} " + ",".join(map(str, change_ids))
 
 
 def parse(payload: str) -> tuple[str, dict[int, bool]]:

@@ -34,8 +34,9 @@ Backends, for ``CACHES["default"]["BACKEND"]``:
 * ``sasl_memcached.locmem.LocMemLeaseCache``: Django's in-process cache with
   the same extensions, for development and unit tests (locmem.py).
 
-Add ``"sasl_memcached"`` to ``INSTALLED_APPS`` for the start-up check that
-refuses wrong credentials (checks.py).
+Add ``"sasl_memcached"`` to ``INSTALLED_APPS`` for the start-up checks that
+refuse wrong credentials and TLS options that cannot work (checks.py).
+``sasl_memcached.testing`` starts a real SASL memcached for tests.
 """
 
 from sasl_memcached.leases import CACHE_UNAVAILABLE

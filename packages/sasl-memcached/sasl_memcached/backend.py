@@ -11,8 +11,8 @@ that library it:
   a request one timeout at most and a dead one costs nothing;
 * turns every server error into a miss, as memcached clients traditionally do:
   a broken cache makes pages slower, never an error page;
-* offers the package's extensions: ``lease``, ``set_if_leased`` (with CAS) and
-  ``delete_many_unreached``.
+* offers the package's extensions: ``lease``, ``set_if_leased`` (with CAS),
+  ``set_unless`` and ``delete_many_unreached``.
 """
 
 import collections

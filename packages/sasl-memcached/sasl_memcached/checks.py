@@ -9,7 +9,7 @@ from django.core.cache import caches
 
 from sasl_memcached.backend import BinaryMemcachedCache
 
-BACKEND = "sasl_memcached.backend.BinaryMemcachedCache"
+BACKEND = f"{BinaryMemcachedCache.__module__}.{BinaryMemcachedCache.__qualname__}"
 
 
 def _tls_problem(options: dict) -> str | None:
