@@ -26,13 +26,19 @@ graceful_timeout = 10
 
 
 def on_starting(server):
-    """Refuse to start with a misconfigured cache, rather than fail on the first request."""
+    """Refuse to start with a misconfigured cache, rather than fail on the first request.
+
+    And make, before the workers are forked, what they share: the newest list shown.
+    """
     import django
     from django.core.management import call_command
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_tasklist.settings")
     django.setup()
     call_command("check", tags=["caches"])
+    # django.setup() imports it already (through the admin); named here because the workers rely on
+    # it being made before they are forked.
+    import mc_tasklist.caching.newest_shown  # noqa: F401
 
 
 def post_worker_init(worker):

@@ -34,8 +34,10 @@ so the reader's list, possibly older than the write, is never stored.
 * ``invalidation``: what each kind of write does, recorded with the write (an
   outbox) and applied after the commit;
 * ``channel``: what the processes tell each other about changes (PostgreSQL's
-  LISTEN/NOTIFY): committed, confirmed, handed over, unreachable;
+  LISTEN/NOTIFY): committed, confirmed, handed over, held;
 * ``pending``: what this process could not get confirmed; while anything is
   pending it reads no list or page from the cache;
+* ``newest_shown``: the newest list this instance has shown; an entry older
+  than it is read from the database instead, so no page goes back in time;
 * ``watcher``: applies the changes another process could not get confirmed.
 """

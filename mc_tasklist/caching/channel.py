@@ -9,11 +9,13 @@ One channel, four messages:
   confirmed (its cache is down, hung, or skipped during its back-off). Every
   process holds them pending at once, so that none reads an entry from before
   them, and tries to apply them;
-* ``unreachable <id>,<id>``: a process tried and could not reach the cache either.
+* ``held <id>,<id>``: a process holds these changes pending: it heard
+  ``unconfirmed`` and reads none of their entries until they are confirmed.
+  Said by the thread that listens, before any cache is tried, so a hung
+  server cannot delay it.
 
 The writer acknowledges a change it could not confirm only once another process
-has confirmed it, or every watching process has answered that it cannot reach
-the cache (then each holds the change pending, and reads none of its entries).
+has confirmed it, or every watching process has said it holds the change.
 """
 
 import threading
@@ -43,9 +45,9 @@ def ask_for_help(changes: dict[int, bool]) -> int:
         return cursor.fetchone()[1]
 
 
-def say_unreachable(change_ids) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, _listed("unreachable", change_ids)])
+def say_held(listener, change_ids) -> None:
+    """On the watcher's own connection (psycopg's, in autocommit): it is the one at hand when the word comes."""
+    listener.execute("SELECT pg_notify(%s, %s)", [CHANNEL, _listed("held", change_ids)])
 
 
 def done_message(change_ids) -> str:

@@ -19,9 +19,9 @@ If every cache server confirmed, the writer deletes the row and says "done".
 If one did not (down, hung, cut off from this instance, or skipped while this
 thread backs off after a failure), the writer says so to every process
 (caching/channel.py): each holds the change pending at once, reading none of
-its entries, and tries to apply it; the writer acknowledges the write once one
-of them has confirmed it, or all have answered that they cannot. So a read that
-starts after the acknowledgement shows the write, wherever it lands. Each
+its entries, says so, and tries to apply it; the writer acknowledges the write
+once one of them has confirmed it, or every one has said it holds it. So a read
+that starts after the acknowledgement shows the write, wherever it lands. Each
 process retries what it holds pending before every request it serves, so a
 server that comes back holding old entries has them removed before anyone
 reads them. If the writer died right after its commit, the row stays, and
@@ -52,8 +52,8 @@ logger = logging.getLogger(__name__)
 # passes it in, so that this module renders nothing); returns whether the cache now holds it.
 Refresh = Callable[[], bool]
 
-# How long a writer that could not confirm its change waits for the other processes' answers
-# (caching/channel.py): a repair takes them a few milliseconds, a hung server their 0.2 s timeout.
+# How long a writer that could not confirm its change waits at most for the other processes'
+# answers (caching/channel.py): they come in milliseconds, from threads that never wait for a cache.
 ANSWERS_WAIT_SECONDS = 0.3
 
 

@@ -18,8 +18,8 @@ import time
 class PendingInvalidations:
     def __init__(self):
         self._changes: dict[int, tuple[bool, float]] = {}  # id -> (older pages too, expired by)
-        # id -> how many processes said they cannot reach the cache either (caching/channel.py)
-        self._unreachable: dict[int, int] = {}
+        # id -> how many processes said they hold it pending too (caching/channel.py)
+        self._held_by: dict[int, int] = {}
         self._changed = threading.Condition()
 
     def __bool__(self) -> bool:
@@ -38,24 +38,24 @@ class PendingInvalidations:
         with self._changed:
             for change_id in change_ids:
                 self._changes.pop(change_id, None)
-                self._unreachable.pop(change_id, None)
+                self._held_by.pop(change_id, None)
             self._changed.notify_all()
 
-    def unreachable_from(self, change_ids) -> None:
-        """One more process said it cannot reach the cache to apply these changes."""
+    def held_elsewhere(self, change_ids) -> None:
+        """One more process said it holds these changes pending."""
         with self._changed:
             for change_id in change_ids:
                 if change_id in self._changes:
-                    self._unreachable[change_id] = self._unreachable.get(change_id, 0) + 1
+                    self._held_by[change_id] = self._held_by.get(change_id, 0) + 1
             self._changed.notify_all()
 
     def wait_until_answered(self, change_ids, *, processes: int, timeout: float) -> bool:
-        """Wait until each change is confirmed, or ``processes`` processes said they cannot reach the
-        cache either. Returns whether every change was confirmed."""
+        """Wait until each change is confirmed, or ``processes`` processes said they hold it pending.
+        Returns whether every change was confirmed."""
 
         def answered() -> bool:
             return all(
-                change_id not in self._changes or self._unreachable.get(change_id, 0) >= processes
+                change_id not in self._changes or self._held_by.get(change_id, 0) >= processes
                 for change_id in change_ids
             )
 
@@ -72,7 +72,7 @@ class PendingInvalidations:
     def forget(self) -> None:
         with self._changed:
             self._changes.clear()
-            self._unreachable.clear()
+            self._held_by.clear()
             self._changed.notify_all()
 
     def _drop_expired(self) -> None:
@@ -81,7 +81,7 @@ class PendingInvalidations:
         now = time.monotonic()
         with self._changed:
             self._changes = {key: value for key, value in self._changes.items() if value[1] > now}
-            self._unreachable = {key: count for key, count in self._unreachable.items() if key in self._changes}
+            self._held_by = {key: count for key, count in self._held_by.items() if key in self._changes}
 
 
 # One per process.

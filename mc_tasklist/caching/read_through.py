@@ -13,6 +13,7 @@ from sasl_memcached import CACHE_UNAVAILABLE
 
 from mc_tasklist import stats
 from mc_tasklist.caching import keys
+from mc_tasklist.caching.newest_shown import newest_shown
 from mc_tasklist.caching.pending import pending
 from mc_tasklist.caching.recent_rows import recent_rows
 from mc_tasklist.paging import FIRST, PageRef
@@ -47,6 +48,8 @@ class TaskListCache:
         self.cache_seconds = 0.0
         self._stop_waiting_at: float | None = None
         self._data_versions: dict[PageRef, int | None] = {}
+        # Entries live out their TTL under ``expire``: its documented lag, older than what was shown or not.
+        self._never_back_in_time = self.strategy != "expire"
 
     @contextmanager
     def _waiting_for_cache(self):
@@ -78,8 +81,18 @@ class TaskListCache:
 
     def tasks(self, page: PageRef, load: Callable[[PageRef], dict]) -> dict:
         """One page of the list, newest first, as selectors.task_page gives it."""
-        data = self._fetch("query", keys.tasks_key(page), self._version(page), lambda: load(page), _is_task_page)
+
+        def read_from_database():
+            started = time.monotonic()
+            data = load(page)
+            newest_shown.shown(data.get("version"), read_from_database_at=started)
+            return data
+
+        data = self._fetch(
+            "query", keys.tasks_key(page), self._version(page), read_from_database, _is_task_page, _version_of_list
+        )
         self._data_versions[page] = data.get("version")
+        newest_shown.shown(data.get("version"))
         return data
 
     def page(self, page: PageRef, render: Callable[[], str]) -> bytes:
@@ -87,7 +100,11 @@ class TaskListCache:
             body = render().encode()  # reads the list, and so learns its version
             return (self._data_versions.get(page), body)
 
-        return self._fetch("page", keys.page_key(page), self._version(page), compute, _is_page)[1]
+        version, body = self._fetch(
+            "page", keys.page_key(page), self._version(page), compute, _is_page, _version_of_page
+        )
+        newest_shown.shown(version)
+        return body
 
     def replace_first_page(self, data: dict, render: Callable[[dict], str]) -> bool:
         """After a write (the ``update`` strategy): the first page's list and page entries replaced by
@@ -98,14 +115,8 @@ class TaskListCache:
         each other: the list's version (models.TaskCount) follows commit order.
         """
         version = data["version"]
-
-        def at_least_as_new(current) -> bool:
-            if isinstance(current, dict):
-                stored = current.get("version")
-            else:
-                stored = current[0] if isinstance(current, tuple) and current else None
-            return isinstance(stored, int) and stored >= version
-
+        newest_shown.shown(version)
+        at_least_as_new = _holds_at_least(version)
         replaced = True
         with self._waiting_for_cache():
             if "query" in self.layers:
@@ -130,10 +141,11 @@ class TaskListCache:
         if version is CACHE_UNAVAILABLE:
             return None
         value = self._get(keys.page_key(page), version, _is_page)
-        if value is None:
+        if value is None or self._older_than_shown(value[0]):
             return None
         self.served["page"] = "hit"
         stats.record("page_hit")
+        newest_shown.shown(value[0])
         return value[1]
 
     def rows(self, tasks: list[dict], render_row: Callable[[dict], str]) -> list[str]:
@@ -158,7 +170,15 @@ class TaskListCache:
         recent_rows.put_many(dict(zip(row_keys, rows, strict=True)))
         return rows
 
-    def _fetch(self, layer: str, key: str, version, compute: Callable, valid: Callable[[object], bool]):
+    def _fetch(
+        self,
+        layer: str,
+        key: str,
+        version,
+        compute: Callable,
+        valid: Callable[[object], bool],
+        version_of: Callable[[object], int | None],
+    ):
         if layer not in self.layers:
             self.served[layer] = "off"
             return compute()
@@ -171,10 +191,25 @@ class TaskListCache:
             self.served[layer] = "unavailable"
             return compute()
         value = self._get(key, version, valid)
+        if value is not None and self._older_than_shown(version_of(value)):
+            # From before a write in flight, which a read of this instance has shown already.
+            self.served[layer] = "behind"
+            stats.record(f"{layer}_miss")
+            return self._replace(key, version, compute(), version_of)
         outcome = "miss" if value is None else "hit"  # An empty list is a hit too.
         self.served[layer] = outcome
         stats.record(f"{layer}_{outcome}")
         return value if value is not None else self._fill(key, version, compute, valid)
+
+    def _older_than_shown(self, version: int | None) -> bool:
+        return self._never_back_in_time and newest_shown.is_newer_than(version)
+
+    def _replace(self, key: str, version, value, version_of: Callable[[object], int | None]):
+        """Store a value read from the database in place of an older entry, unless a newer one came first."""
+        if (newer_than := version_of(value)) is not None:
+            with self._waiting_for_cache():
+                cache.set_unless(key, value, _holds_at_least(newer_than), self.ttl, version=version)
+        return value
 
     def _get(self, key: str, version, valid: Callable[[object], bool]):
         """The entry, or None. One of the wrong shape is removed, so that it can be filled again.
@@ -226,6 +261,24 @@ class TaskListCache:
             value = self._get(key, version, valid)
             if value is not None:
                 return value
+
+
+def _holds_at_least(version: int) -> Callable[[object], bool]:
+    """Whether a cached list or page entry holds the list of ``version`` or a newer one."""
+
+    def at_least_as_new(current) -> bool:
+        stored = _version_of_list(current) if isinstance(current, dict) else _version_of_page(current)
+        return isinstance(stored, int) and stored >= version
+
+    return at_least_as_new
+
+
+def _version_of_list(value) -> int | None:
+    return value.get("version") if isinstance(value, dict) else None
+
+
+def _version_of_page(value) -> int | None:
+    return value[0] if isinstance(value, tuple) and value else None
 
 
 def _is_page(value) -> bool:

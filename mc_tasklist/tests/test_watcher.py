@@ -11,10 +11,12 @@ import time
 import psycopg
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 
 from mc_tasklist import stats
-from mc_tasklist.caching import keys
+from mc_tasklist.caching import channel, keys
+from mc_tasklist.caching import watcher as watcher_module
 from mc_tasklist.caching.pending import pending
 from mc_tasklist.caching.read_through import TaskListCache
 from mc_tasklist.caching.watcher import GRACE_SECONDS, InvalidationWatcher
@@ -60,7 +62,7 @@ def test_a_change_its_writer_could_not_confirm_is_held_pending_at_once_and_appli
     change = UnconfirmedInvalidation.objects.create(older_pages=True)
     watcher = InvalidationWatcher()
     try:
-        watcher.heard(f"unconfirmed {change.id}:1")
+        assert watcher.heard(f"unconfirmed {change.id}:1") == {change.id: True}, "to be answered: held"
         assert pending.due() == {change.id: True}, "no read of this process may fetch an entry from before it"
         watcher.answer()
         assert cache.get(keys.page_key()) is None, "applied without waiting for the grace"
@@ -70,15 +72,15 @@ def test_a_change_its_writer_could_not_confirm_is_held_pending_at_once_and_appli
         pending.forget()
 
 
-def test_a_writer_waits_for_a_confirmation_or_for_every_process_to_say_it_cannot_reach_the_cache():
+def test_a_writer_waits_for_a_confirmation_or_for_every_process_to_say_it_holds_the_change():
     pending.add({7: False}, expired_by=time.monotonic() + 60)
     try:
         started = time.monotonic()
         assert not pending.wait_until_answered([7], processes=2, timeout=0.2)
         assert time.monotonic() - started >= 0.2, "nobody answered: it waited its whole bound"
 
-        threading.Timer(0.05, pending.unreachable_from, [[7]]).start()
-        threading.Timer(0.05, pending.unreachable_from, [[7]]).start()
+        threading.Timer(0.05, pending.held_elsewhere, [[7]]).start()
+        threading.Timer(0.05, pending.held_elsewhere, [[7]]).start()
         started = time.monotonic()
         assert not pending.wait_until_answered([7], processes=2, timeout=5)
         assert time.monotonic() - started < 1, "both processes answered: no reason to wait longer"
@@ -87,6 +89,37 @@ def test_a_writer_waits_for_a_confirmation_or_for_every_process_to_say_it_cannot
         assert pending.wait_until_answered([7], processes=3, timeout=5), "another process confirmed it"
     finally:
         pending.forget()
+
+
+def test_a_process_says_it_holds_a_change_while_its_repairs_hang_on_a_frozen_server(monkeypatch):
+    """The word comes from the thread that listens; the one that repairs may be stuck for its timeout."""
+    hung, released = threading.Event(), threading.Event()
+
+    def settle_on_a_frozen_server(changes, refresh=None):
+        hung.set()
+        released.wait(30)
+        return False
+
+    monkeypatch.setattr(watcher_module, "settle", settle_on_a_frozen_server)
+    watcher = InvalidationWatcher()
+    threading.Thread(target=watcher.run_forever, daemon=True).start()
+    params = {**connection.get_connection_params(), "autocommit": True}
+    with psycopg.connect(**params) as writer:
+        writer.execute(f"LISTEN {channel.CHANNEL}")
+        try:
+            assert channel.listening.wait(10)
+            writer.execute("SELECT pg_notify(%s, 'unconfirmed 1:0')", [channel.CHANNEL])
+            assert hung.wait(10), "the repair of change 1 is stuck"
+            writer.execute("SELECT pg_notify(%s, 'unconfirmed 2:0')", [channel.CHANNEL])
+            # Each message reaches every listener: the two "unconfirmed" and their answers.
+            heard = [n.payload for n in writer.notifies(timeout=5, stop_after=4)]
+            assert [payload for payload in heard if payload.startswith("held")] == ["held 1", "held 2"]
+            assert not released.is_set()
+            assert pending.due() == {1: False, 2: False}
+        finally:
+            watcher.stopped.set()
+            released.set()
+            pending.forget()
 
 
 def test_while_a_change_is_unconfirmed_this_process_reads_no_list_or_page_from_the_cache():
@@ -104,6 +137,8 @@ def test_while_a_change_is_unconfirmed_this_process_reads_no_list_or_page_from_t
         assert TaskListCache().cached_page(FIRST) is None, "nor does the fast path: the request goes through Django"
     finally:
         pending.forget()
+    # The cached page is from before the task this process has shown: read anew, and stored.
+    assert Client().get("/")["X-Cache"].startswith("page=behind; query=behind")
     assert "page=hit" in Client().get("/")["X-Cache"], "once nothing is pending, the cache serves again"
 
 
