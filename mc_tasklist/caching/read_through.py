@@ -115,7 +115,6 @@ class TaskListCache:
         each other: the list's version (models.TaskCount) follows commit order.
         """
         version = data["version"]
-        newest_shown.shown(version)
         at_least_as_new = _holds_at_least(version)
         replaced = True
         with self._waiting_for_cache():
@@ -127,6 +126,9 @@ class TaskListCache:
                 replaced = (
                     cache.set_unless(keys.page_key(FIRST), (version, body), at_least_as_new, self.ttl) and replaced
                 )
+        # Only now: raised before the entries were stored, it would send this instance's readers of
+        # the entries being replaced to the database.
+        newest_shown.shown(version)
         return replaced
 
     def cached_page(self, page: PageRef) -> bytes | None:
@@ -192,10 +194,13 @@ class TaskListCache:
             return compute()
         value = self._get(key, version, valid)
         if value is not None and self._older_than_shown(version_of(value)):
-            # From before a write in flight, which a read of this instance has shown already.
+            # From before a write in flight, which a read of this instance has shown already. Removed and
+            # filled under a lease, as any miss: the database read may yet predate a later write.
             self.served[layer] = "behind"
             stats.record(f"{layer}_miss")
-            return self._replace(key, version, compute(), version_of)
+            with self._waiting_for_cache():
+                cache.delete(key, version=version)
+            return self._fill(key, version, compute, valid)
         outcome = "miss" if value is None else "hit"  # An empty list is a hit too.
         self.served[layer] = outcome
         stats.record(f"{layer}_{outcome}")
@@ -203,13 +208,6 @@ class TaskListCache:
 
     def _older_than_shown(self, version: int | None) -> bool:
         return self._never_back_in_time and newest_shown.is_newer_than(version)
-
-    def _replace(self, key: str, version, value, version_of: Callable[[object], int | None]):
-        """Store a value read from the database in place of an older entry, unless a newer one came first."""
-        if (newer_than := version_of(value)) is not None:
-            with self._waiting_for_cache():
-                cache.set_unless(key, value, _holds_at_least(newer_than), self.ttl, version=version)
-        return value
 
     def _get(self, key: str, version, valid: Callable[[object], bool]):
         """The entry, or None. One of the wrong shape is removed, so that it can be filled again.
