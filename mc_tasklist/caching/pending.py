@@ -18,8 +18,9 @@ import time
 class PendingInvalidations:
     def __init__(self):
         self._changes: dict[int, tuple[bool, float]] = {}  # id -> (older pages too, expired by)
-        # id -> how many processes said they hold it pending too (caching/channel.py)
-        self._held_by: dict[int, int] = {}
+        # id -> the processes that said they hold it pending too (caching/channel.py), by their
+        # listening connection's server process: a set, as one may say it twice (on hearing, on catching up)
+        self._held_by: dict[int, set[int]] = {}
         self._changed = threading.Condition()
 
     def __bool__(self) -> bool:
@@ -41,12 +42,12 @@ class PendingInvalidations:
                 self._held_by.pop(change_id, None)
             self._changed.notify_all()
 
-    def held_elsewhere(self, change_ids) -> None:
-        """One more process said it holds these changes pending."""
+    def held_elsewhere(self, change_ids, *, by: int) -> None:
+        """The process listening on connection ``by`` said it holds these changes pending."""
         with self._changed:
             for change_id in change_ids:
                 if change_id in self._changes:
-                    self._held_by[change_id] = self._held_by.get(change_id, 0) + 1
+                    self._held_by.setdefault(change_id, set()).add(by)
             self._changed.notify_all()
 
     def wait_until_answered(self, change_ids, *, processes: int, timeout: float) -> bool:
@@ -55,7 +56,7 @@ class PendingInvalidations:
 
         def answered() -> bool:
             return all(
-                change_id not in self._changes or self._held_by.get(change_id, 0) >= processes
+                change_id not in self._changes or len(self._held_by.get(change_id, ())) >= processes
                 for change_id in change_ids
             )
 
@@ -81,7 +82,7 @@ class PendingInvalidations:
         now = time.monotonic()
         with self._changed:
             self._changes = {key: value for key, value in self._changes.items() if value[1] > now}
-            self._held_by = {key: count for key, count in self._held_by.items() if key in self._changes}
+            self._held_by = {key: held for key, held in self._held_by.items() if key in self._changes}
 
 
 # One per process.

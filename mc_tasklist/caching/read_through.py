@@ -109,10 +109,13 @@ class TaskListCache:
     def replace_first_page(self, data: dict, render: Callable[[dict], str]) -> bool:
         """After a write (the ``update`` strategy): the first page's list and page entries replaced by
         ``data`` (the first page, read after the write's commit) and its page, unless the cache holds
-        newer ones (a later write's). Returns whether every entry now holds this list or a newer one.
+        newer ones (a later write's). Returns whether no entry holds an older list.
 
-        Readers never miss the first page after a write, and two writers cannot undo
-        each other: the list's version (models.TaskCount) follows commit order.
+        While the entries are cached, readers never miss the first page after a write,
+        and two writers cannot undo each other: the list's version (models.TaskCount)
+        follows commit order. A missing entry stays missing, and a reader's fill in
+        progress is voided (set_unless): this list may be older than a later write that
+        deleted the entry, or than the list that reader read.
         """
         version = data["version"]
         at_least_as_new = _holds_at_least(version)
@@ -200,11 +203,11 @@ class TaskListCache:
             stats.record(f"{layer}_miss")
             with self._waiting_for_cache():
                 cache.delete(key, version=version)
-            return self._fill(key, version, compute, valid)
+            return self._fill(key, version, compute, valid, version_of)
         outcome = "miss" if value is None else "hit"  # An empty list is a hit too.
         self.served[layer] = outcome
         stats.record(f"{layer}_{outcome}")
-        return value if value is not None else self._fill(key, version, compute, valid)
+        return value if value is not None else self._fill(key, version, compute, valid, version_of)
 
     def _older_than_shown(self, version: int | None) -> bool:
         return self._never_back_in_time and newest_shown.is_newer_than(version)
@@ -223,7 +226,14 @@ class TaskListCache:
             cache.delete(key, version=version)
         return None
 
-    def _fill(self, key: str, version, compute: Callable, valid: Callable[[object], bool]):
+    def _fill(
+        self,
+        key: str,
+        version,
+        compute: Callable,
+        valid: Callable[[object], bool],
+        version_of: Callable[[object], int | None],
+    ):
         """Compute a missing entry and store it, unless another process is already at it.
 
         Then wait for that process's value instead of computing it too: a burst
@@ -257,6 +267,8 @@ class TaskListCache:
             with self._waiting_for_cache():
                 time.sleep(STAMPEDE_POLL_SECONDS)
             value = self._get(key, version, valid)
+            if value is not None and self._older_than_shown(version_of(value)):
+                return compute()  # filled from a read older than one this instance has shown
             if value is not None:
                 return value
 

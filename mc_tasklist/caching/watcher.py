@@ -95,7 +95,7 @@ class InvalidationWatcher:
         while not self.stopped.is_set():
             # Taken out before answering: psycopg keeps the connection to itself while it yields them.
             for notification in list(listener.notifies(timeout=IDLE_SECONDS, stop_after=1)):
-                if held := self.heard(notification.payload):
+                if held := self.heard(notification.payload, sender=notification.pid):
                     channel.say_held(listener, held)
             if time.monotonic() >= next_catch_up:
                 try:
@@ -104,8 +104,9 @@ class InvalidationWatcher:
                     close_old_connections()
                 next_catch_up = time.monotonic() + CATCH_UP_SECONDS
 
-    def heard(self, payload: str) -> dict[int, bool]:
-        """Take in one message; returns the changes this process now holds pending at a writer's word."""
+    def heard(self, payload: str, *, sender: int = 0) -> dict[int, bool]:
+        """Take in one message (``sender``: the server process of the connection that sent it); returns
+        the changes this process now holds pending at a writer's word."""
         kind, changes = channel.parse(payload)
         with self._news:
             if kind == "new":
@@ -116,7 +117,7 @@ class InvalidationWatcher:
                 hold_pending(changes)
                 self._asked.update(changes)
             elif kind == "held":
-                pending.held_elsewhere(changes)
+                pending.held_elsewhere(changes, by=sender)
             elif kind == "done":
                 # Another process brought every server up to these changes: nothing of them is left anywhere.
                 for change_id in changes:

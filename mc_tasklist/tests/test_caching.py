@@ -179,6 +179,7 @@ def test_update_stores_the_new_first_page_so_the_next_read_is_a_hit_that_skips_t
 def test_under_update_an_older_first_page_never_replaces_a_newer_one(cache_setup):
     """Two writers race: the one whose read of the list is older must not store it over the other's."""
     cache_setup(invalidation="update")
+    Client().get("/")  # the entries are cached: each write replaces them
     services.task_create(name="First")
     older = task_page(FIRST)  # read before the second write commits, stored after it
     services.task_create(name="Second")
@@ -186,6 +187,20 @@ def test_under_update_an_older_first_page_never_replaces_a_newer_one(cache_setup
     stale = reads.replace_first_page(older, lambda data: "the older page")
     assert stale, "the cache holds a newer list: nothing to do"
     assert [task["name"] for task in cache.get(keys.tasks_key())["tasks"]] == ["Second", "First"]
+    assert names(Client().get("/")) == ["Second", "First"]
+
+
+def test_under_update_an_older_first_page_stored_late_never_undoes_a_later_delete(cache_setup):
+    """A writer's refresh held up by a frozen server lands after a later write that could only delete
+    the entries (its own refresh failed): the entries stay deleted, and the next reader fills them."""
+    cache_setup(invalidation="update")
+    Client().get("/")
+    services.task_create(name="First")
+    older = task_page(FIRST)
+    Task.objects.create(name="Second")  # committed; its writer could only delete the entries
+    cache.delete_many(keys.first_page_keys())
+    assert TaskListCache().replace_first_page(older, lambda data: "the older page"), "nothing older is held"
+    assert cache.get(keys.tasks_key()) is None and cache.get(keys.page_key()) is None
     assert names(Client().get("/")) == ["Second", "First"]
 
 

@@ -79,14 +79,19 @@ def test_a_writer_waits_for_a_confirmation_or_for_every_process_to_say_it_holds_
         assert not pending.wait_until_answered([7], processes=2, timeout=0.2)
         assert time.monotonic() - started >= 0.2, "nobody answered: it waited its whole bound"
 
-        threading.Timer(0.05, pending.held_elsewhere, [[7]]).start()
-        threading.Timer(0.05, pending.held_elsewhere, [[7]]).start()
+        for process in (101, 101, 102):  # the first says it twice (on hearing, then on catching up)
+            pending.held_elsewhere([7], by=process)
         started = time.monotonic()
-        assert not pending.wait_until_answered([7], processes=2, timeout=5)
-        assert time.monotonic() - started < 1, "both processes answered: no reason to wait longer"
+        assert not pending.wait_until_answered([7], processes=3, timeout=0.2)
+        assert time.monotonic() - started >= 0.2, "two processes said it, not three"
+
+        threading.Timer(0.05, pending.held_elsewhere, [[7]], {"by": 103}).start()
+        started = time.monotonic()
+        assert not pending.wait_until_answered([7], processes=3, timeout=5)
+        assert time.monotonic() - started < 1, "all three answered: no reason to wait longer"
 
         threading.Timer(0.05, pending.discard, [[7]]).start()
-        assert pending.wait_until_answered([7], processes=3, timeout=5), "another process confirmed it"
+        assert pending.wait_until_answered([7], processes=4, timeout=5), "another process confirmed it"
     finally:
         pending.forget()
 
