@@ -69,7 +69,9 @@ def test_the_stack_serves_through_one_port_and_stopping_it_stops_everything(to_t
         wait_for_port(port)
         assert f"http://localhost:{port}/" in banner
         password = banner.split("with the password '")[1].split("'")[0]
-        started = descendants(stack.pid)
+        deadline = time.monotonic() + 10
+        while len(started := descendants(stack.pid)) < 8 and time.monotonic() < deadline:
+            time.sleep(0.1)  # gunicorn's masters fork their workers after they listen
         assert len(started) >= 8, "nginx, 2 gunicorn masters with 2 workers each, memcached, ..."
 
         visitor = Visitor(port, scheme="http")  # nginx tells the app the truth: no TLS here
