@@ -11,8 +11,8 @@ moves the generation, under ``version``).
 
 Under ``update`` the writer stores the first page anew instead of deleting it
 (TaskListCache.replace_first_page, through the ``refresh`` the service passes),
-so no reader misses it; an entry carries the list's version and is replaced
-only by a newer one, so two writers cannot undo each other. Deleting stays the
+so no reader misses it while it is cached; an entry carries the list's version
+and is replaced only by a newer one, so two writers cannot undo each other. Deleting stays the
 way of every other strategy, and of every repair below.
 
 If every cache server confirmed, the writer deletes the row and says "done".

@@ -127,6 +127,20 @@ def test_a_process_says_it_holds_a_change_while_its_repairs_hang_on_a_frozen_ser
             pending.forget()
 
 
+def test_a_watcher_that_connects_holds_what_the_outbox_holds_and_says_so():
+    """Its writer may be waiting for this process's word, sent before the watcher listened."""
+    change = UnconfirmedInvalidation.objects.create(older_pages=False)
+    params = {**connection.get_connection_params(), "autocommit": True}
+    with psycopg.connect(**params) as listener:
+        listener.execute(f"LISTEN {channel.CHANNEL}")
+        try:
+            InvalidationWatcher()._catch_up(listener)
+            assert pending.due() == {change.id: False}
+            assert [n.payload for n in listener.notifies(timeout=5, stop_after=1)] == [f"held {change.id}"]
+        finally:
+            pending.forget()
+
+
 def test_while_a_change_is_unconfirmed_this_process_reads_no_list_or_page_from_the_cache():
     """The retry before each request may fail a moment before the server answers again (its back-off
     ends): the request's own reads must not then fetch what the retry could not delete."""
