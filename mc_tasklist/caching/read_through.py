@@ -120,15 +120,15 @@ class TaskListCache:
         version = data["version"]
         at_least_as_new = _holds_at_least(version)
         replaced = True
-        with self._waiting_for_cache():
-            if "query" in self.layers:
-                replaced = cache.set_unless(keys.tasks_key(FIRST), data, at_least_as_new, self.ttl)
+        # The page first: most readers read only it, and a reader that finds the new list in the
+        # query entry while the page still holds the old one reads the page anew (it is behind).
         if "page" in self.layers:
             body = render(data).encode()
             with self._waiting_for_cache():
-                replaced = (
-                    cache.set_unless(keys.page_key(FIRST), (version, body), at_least_as_new, self.ttl) and replaced
-                )
+                replaced = cache.set_unless(keys.page_key(FIRST), (version, body), at_least_as_new, self.ttl)
+        with self._waiting_for_cache():
+            if "query" in self.layers:
+                replaced = cache.set_unless(keys.tasks_key(FIRST), data, at_least_as_new, self.ttl) and replaced
         # Only now: raised before the entries were stored, it would send this instance's readers of
         # the entries being replaced to the database.
         newest_shown.shown(version)
