@@ -32,6 +32,7 @@ as it was before the write, between the invalidation and the commit.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -222,10 +223,26 @@ def hold_pending(changes: dict[int, bool]) -> None:
     pending.add(changes, expired_by=time.monotonic() + keys.entries_expire_within())
 
 
-def retry_pending() -> None:
-    """Apply again what this process could not get confirmed (nearly always nothing: then it costs nothing)."""
-    if due := pending.due():
-        apply(due)
+def retry_pending(refresh: Refresh | None = None) -> None:
+    """Apply again what this process could not get confirmed (nearly always nothing: then it costs nothing).
+
+    As the writer would have: under ``update``, by storing the first page anew. Deleting would leave
+    the entries missing, and a writer's refresh that a frozen server held up since before a later
+    write could then land there, older than that write (1 of 8 quick chaos runs of the blips scenario
+    served such a page after the cache was back); stored anew, the entries hold the newest list and
+    a late, older refresh finds it and keeps it (set_unless). One thread of the process at a time:
+    the others read the database meanwhile, as everything pending makes them.
+    """
+    if not pending or not _retrying.acquire(blocking=False):
+        return
+    try:
+        if due := pending.due():
+            settle(due, refresh)
+    finally:
+        _retrying.release()
+
+
+_retrying = threading.Lock()
 
 
 def _next_generation(key: str) -> bool:

@@ -135,7 +135,7 @@ class InvalidationWatcher:
             try:
                 self.answer()
                 self.apply_due()
-                retry_pending()
+                retry_pending(self.refresh)
             except Exception:  # The thread must outlive any one failure; what failed stays pending.
                 logger.exception("repairing the cache failed; trying again")
                 self.stopped.wait(1)

@@ -16,13 +16,11 @@ correct across processes:
     before it. Returns whether it stored.
 
 ``set_unless(key, value, keep, timeout=DEFAULT_TIMEOUT, version=None)``
-    Replace the key's value with ``value`` unless ``keep(current)`` is true
-    (compare-and-swap, so two writers cannot undo each other): for entries
-    that carry a version, ``keep`` says "at least as new". A missing key stays
-    missing and a lease's placeholder is removed, voiding that fill: neither
-    may be filled with a value that a delete after a newer write has made
-    stale. Returns whether the key holds nothing older than ``value``; False
-    if the server cannot be reached.
+    Store ``value`` unless the key holds a value for which ``keep(current)``
+    is true (compare-and-swap, so two writers cannot undo each other): for
+    entries that carry a version, ``keep`` says "at least as new". A lease's
+    placeholder is replaced. Returns whether the key holds ``value`` or a kept
+    value; False if the server cannot be reached.
 
 ``delete_many_unreached(keys, version=None)``
     Delete keys; return those whose server did not confirm it (down, hung,

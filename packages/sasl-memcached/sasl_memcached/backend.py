@@ -221,15 +221,12 @@ class BinaryMemcachedCache(BaseMemcachedCache):
 
     @_on_failure(default=False)
     def set_unless(self, key, value, keep, timeout=DEFAULT_TIMEOUT, version=None, attempts=3):
-        """Replace the key's value with ``value`` unless ``keep(current)`` is true.
+        """Store ``value`` unless the key holds a value for which ``keep(current)`` is true.
 
-        Compare-and-swap: a value stored meanwhile by another caller is judged by
-        ``keep`` in its turn. A missing key stays missing, and a lease's placeholder
-        is removed (voiding that fill), not replaced: ``value`` may be older than
-        what a reader filling the key after a delete stores, and storing it there
-        would undo that delete. Returns whether the key holds nothing older than
-        ``value`` (it, a kept value, or nothing); False if the server cannot be
-        reached or ``attempts`` swaps lost their race.
+        Compare-and-swap: a value stored meanwhile by another caller is judged
+        by ``keep`` in its turn; a lease's placeholder is replaced (voiding that
+        fill). Returns whether the key now holds ``value`` or a kept value; False
+        if the server cannot be reached or ``attempts`` swaps lost their race.
         """
         key = self.make_and_validate_key(key, version=version)
         server = self._cache.server_for(key)
@@ -239,13 +236,12 @@ class BinaryMemcachedCache(BaseMemcachedCache):
         for _ in range(attempts):
             current, cas = server.get(key)
             if cas is None:
-                return not server.backing_off()  # python-binary-memcached answers a failed get as a miss
-            if current == LEASE_MARKER:
-                server.delete_key(key)
+                stored = self._cache.add(key, value, expiry)
+            elif current is not LEASE_MARKER and current is not UNTRUSTED and keep(current):
                 return True
-            if current is not UNTRUSTED and keep(current):
-                return True
-            if self._cache.cas(key, value, cas, expiry):
+            else:
+                stored = self._cache.cas(key, value, cas, expiry)
+            if stored:
                 return True
         return False
 

@@ -61,12 +61,10 @@ class LocMemLeaseCache(LocMemCache):
     def set_unless(self, key, value, keep, timeout=DEFAULT_TIMEOUT, version=None, attempts=3):
         key = self.make_and_validate_key(key, version=version)
         with self._lock:
-            if self._has_expired(key):
-                return True  # stays missing: storing could undo a delete (see BinaryMemcachedCache)
-            current = pickle.loads(self._cache[key])
-            if current == LEASE_MARKER:
-                self._leases.pop(key, None)  # that fill is void
-                self._delete(key)
-            elif not keep(current):
-                self._set(key, pickle.dumps(value, self.pickle_protocol), timeout)
+            if not self._has_expired(key):
+                current = pickle.loads(self._cache[key])
+                if current != LEASE_MARKER and keep(current):
+                    return True
+            self._leases.pop(key, None)  # a fill that began before this value is void
+            self._set(key, pickle.dumps(value, self.pickle_protocol), timeout)
             return True
