@@ -197,10 +197,15 @@ class TaskListCache:
             return compute()
         value = self._get(key, version, valid)
         if value is not None and self._older_than_shown(version_of(value)):
-            # From before a write in flight, which a read of this instance has shown already. Removed and
-            # filled under a lease, as any miss: the database read may yet predate a later write.
+            # From before a write in flight, which a read of this instance has shown already.
             self.served[layer] = "behind"
             stats.record(f"{layer}_miss")
+            if self.strategy == "update":
+                # Stored over, as a writer stores the first page: only over an older one. Writers under
+                # update store rather than delete, so the page rarely goes missing meanwhile.
+                return self._store_unless_newer(key, version, compute(), version_of)
+            # Removed and filled under a lease, as any miss: a write may delete the entry meanwhile,
+            # and the list read here must then not be stored after it.
             with self._waiting_for_cache():
                 cache.delete(key, version=version)
             return self._fill(key, version, compute, valid, version_of)
@@ -211,6 +216,12 @@ class TaskListCache:
 
     def _older_than_shown(self, version: int | None) -> bool:
         return self._never_back_in_time and newest_shown.is_newer_than(version)
+
+    def _store_unless_newer(self, key: str, version, value, version_of: Callable[[object], int | None]):
+        if (read_at := version_of(value)) is not None:
+            with self._waiting_for_cache():
+                cache.set_unless(key, value, _holds_at_least(read_at), self.ttl, version=version)
+        return value
 
     def _get(self, key: str, version, valid: Callable[[object], bool]):
         """The entry, or None. One of the wrong shape is removed, so that it can be filled again.

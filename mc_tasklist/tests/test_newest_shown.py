@@ -66,8 +66,9 @@ def test_the_floor_is_shared_with_forked_workers_and_survives_one_killed_holding
 
 @pytest.mark.fast
 @pytest.mark.django_db(transaction=True)
-def test_a_cached_list_older_than_one_shown_is_read_from_the_database_and_replaced(settings):
-    settings.TASKLIST_INVALIDATION = "delete"
+@pytest.mark.parametrize("strategy", ["delete", "update"])  # removed and filled; stored over
+def test_a_cached_list_older_than_one_shown_is_read_from_the_database_and_replaced(settings, strategy):
+    settings.TASKLIST_INVALIDATION = strategy
     Task.objects.create(name="Before")
     TaskListCache().tasks(FIRST, task_page)  # cached
     stale = cache.get(keys.tasks_key())
