@@ -26,6 +26,9 @@ STAMPEDE_POLL_SECONDS = 0.005
 # or cut off from the cache with its placeholder left there until the lease
 # expires (seconds), which would hold every reader for that long.
 FILL_WAIT_MARGIN_SECONDS = 0.3
+# How long a read that found an entry older than what its instance showed waits for the newer one:
+# the write in flight stores it a few milliseconds after its commit.
+CATCH_UP_SECONDS = 0.05
 # What every task in a cached list has (selectors.task_page): rendering needs each.
 TASK_FIELDS = frozenset({"id", "name", "created_at"})
 
@@ -197,22 +200,42 @@ class TaskListCache:
             return compute()
         value = self._get(key, version, valid)
         if value is not None and self._older_than_shown(version_of(value)):
-            # From before a write in flight, which a read of this instance has shown already.
-            self.served[layer] = "behind"
-            stats.record(f"{layer}_miss")
-            if self.strategy == "update":
-                # Stored over, as a writer stores the first page: only over an older one. Writers under
-                # update store rather than delete, so the page rarely goes missing meanwhile.
-                return self._store_unless_newer(key, version, compute(), version_of)
-            # Removed and filled under a lease, as any miss: a write may delete the entry meanwhile,
-            # and the list read here must then not be stored after it.
-            with self._waiting_for_cache():
-                cache.delete(key, version=version)
-            return self._fill(key, version, compute, valid, version_of)
+            # From before a write in flight, which a read of this instance has shown already. Its writer
+            # stores the newer entries within milliseconds: wait for them, rather than read the database,
+            # whose newest list would raise the floor past what the cache holds again, and again.
+            value = self._caught_up(key, version, valid, version_of)
+            if value is not None and self._older_than_shown(version_of(value)):
+                self.served[layer] = "behind"
+                stats.record(f"{layer}_miss")
+                return self._read_past_the_cache(key, version, compute, valid, version_of)
         outcome = "miss" if value is None else "hit"  # An empty list is a hit too.
         self.served[layer] = outcome
         stats.record(f"{layer}_{outcome}")
         return value if value is not None else self._fill(key, version, compute, valid, version_of)
+
+    def _caught_up(self, key: str, version, valid, version_of):
+        """The entry once it is no older than what this instance showed or gone, else after CATCH_UP_SECONDS
+        the older one."""
+        deadline = time.monotonic() + CATCH_UP_SECONDS
+        value = None
+        while time.monotonic() < deadline:
+            with self._waiting_for_cache():
+                time.sleep(STAMPEDE_POLL_SECONDS)
+            value = self._get(key, version, valid)
+            if value is None or not self._older_than_shown(version_of(value)):
+                return value  # caught up, or gone (then filled as any miss)
+        return value
+
+    def _read_past_the_cache(self, key: str, version, compute: Callable, valid, version_of):
+        """The entry stayed older (its invalidation was lost, or the write is slow): read it anew."""
+        if self.strategy == "update":
+            # Stored over, as a writer stores the first page: only over an older one.
+            return self._store_unless_newer(key, version, compute(), version_of)
+        # Removed and filled under a lease, as any miss: a write may delete the entry meanwhile,
+        # and the list read here must then not be stored after it.
+        with self._waiting_for_cache():
+            cache.delete(key, version=version)
+        return self._fill(key, version, compute, valid, version_of)
 
     def _older_than_shown(self, version: int | None) -> bool:
         return self._never_back_in_time and newest_shown.is_newer_than(version)

@@ -8,6 +8,7 @@ the other, whatever the cache holds.
 
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -85,6 +86,25 @@ def test_a_cached_list_older_than_one_shown_is_read_from_the_database_and_replac
         assert TaskListCache().cached_page(FIRST) == b"rendered now"
         cache.set(keys.page_key(), (stale["version"], b"the page from before"))
         assert TaskListCache().cached_page(FIRST) is None, "the fast path declines it: Django reads it anew"
+    finally:
+        newest_shown.forget()
+
+
+@pytest.mark.fast
+@pytest.mark.django_db(transaction=True)
+def test_a_read_that_finds_an_older_entry_waits_for_the_write_in_flight_to_store_the_newer_one(settings):
+    """Not the database: its newest list would raise the floor past what the cache holds, again and again."""
+    settings.TASKLIST_INVALIDATION = "update"
+    Task.objects.create(name="Before")
+    TaskListCache().tasks(FIRST, task_page)
+    Task.objects.create(name="After")
+    fresh = task_page(FIRST)
+    newest_shown.shown(fresh["version"])  # a thread that skips the cache showed it
+    threading.Timer(0.01, cache.set, [keys.tasks_key(), fresh]).start()  # the writer's refresh lands
+    try:
+        reads = TaskListCache()
+        assert [task["name"] for task in reads.tasks(FIRST, task_page)["tasks"]] == ["After", "Before"]
+        assert reads.served == {"query": "hit"}
     finally:
         newest_shown.forget()
 
