@@ -65,64 +65,64 @@ def test_the_floor_is_shared_with_forked_workers_and_survives_one_killed_holding
     assert floor.version == 8
 
 
+@pytest.fixture
+def a_write_in_flight(settings):
+    """Returns a function: under ``strategy``, "Before" is cached, then "After" is committed and
+    another thread shows it while its invalidation is still in flight. Gives the cached list and
+    the list with "After"."""
+
+    def write(strategy: str) -> tuple[dict, dict]:
+        settings.TASKLIST_INVALIDATION = strategy
+        Task.objects.create(name="Before")
+        TaskListCache().tasks(FIRST, task_page)
+        stale = cache.get(keys.tasks_key())
+        Task.objects.create(name="After")
+        fresh = task_page(FIRST)
+        newest_shown.shown(fresh["version"])
+        return stale, fresh
+
+    yield write
+    newest_shown.forget()
+
+
+def names_read(reads: TaskListCache) -> list[str]:
+    return [task["name"] for task in reads.tasks(FIRST, task_page)["tasks"]]
+
+
 @pytest.mark.fast
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("strategy", ["delete", "update"])  # removed and filled; stored over
-def test_a_cached_list_older_than_one_shown_is_read_from_the_database_and_replaced(settings, strategy):
-    settings.TASKLIST_INVALIDATION = strategy
-    Task.objects.create(name="Before")
-    TaskListCache().tasks(FIRST, task_page)  # cached
-    stale = cache.get(keys.tasks_key())
-    Task.objects.create(name="After")  # its invalidation still in flight
-    newest_shown.shown(task_page(FIRST)["version"])  # another thread showed it
-    cache.set(keys.tasks_key(), stale)
+def test_a_cached_list_older_than_one_shown_is_read_from_the_database_and_replaced(a_write_in_flight, strategy):
+    stale, _ = a_write_in_flight(strategy)
     cache.set(keys.page_key(), (stale["version"], b"the page from before"))
-    try:
-        reads = TaskListCache()
-        assert [task["name"] for task in reads.tasks(FIRST, task_page)["tasks"]] == ["After", "Before"]
-        assert reads.page(FIRST, lambda: "rendered now") == b"rendered now"
-        assert reads.served == {"query": "behind", "page": "behind"}
-        assert cache.get(keys.tasks_key())["version"] == newest_shown.version, "the entry was replaced"
-        assert TaskListCache().cached_page(FIRST) == b"rendered now"
-        cache.set(keys.page_key(), (stale["version"], b"the page from before"))
-        assert TaskListCache().cached_page(FIRST) is None, "the fast path declines it: Django reads it anew"
-    finally:
-        newest_shown.forget()
+    reads = TaskListCache()
+    assert names_read(reads) == ["After", "Before"]
+    assert reads.page(FIRST, lambda: "rendered now") == b"rendered now"
+    assert reads.served == {"query": "behind", "page": "behind"}
+    assert cache.get(keys.tasks_key())["version"] == newest_shown.version, "the entry was replaced"
+    assert TaskListCache().cached_page(FIRST) == b"rendered now"
+    cache.set(keys.page_key(), (stale["version"], b"the page from before"))
+    assert TaskListCache().cached_page(FIRST) is None, "the fast path declines it: Django reads it anew"
 
 
 @pytest.mark.fast
 @pytest.mark.django_db(transaction=True)
-def test_a_read_that_finds_an_older_entry_waits_for_the_write_in_flight_to_store_the_newer_one(settings):
+def test_a_read_that_finds_an_older_entry_waits_for_the_write_in_flight_to_store_the_newer_one(a_write_in_flight):
     """Not the database: its newest list would raise the floor past what the cache holds, again and again."""
-    settings.TASKLIST_INVALIDATION = "update"
-    Task.objects.create(name="Before")
-    TaskListCache().tasks(FIRST, task_page)
-    Task.objects.create(name="After")
-    fresh = task_page(FIRST)
-    newest_shown.shown(fresh["version"])  # a thread that skips the cache showed it
+    _, fresh = a_write_in_flight("update")
     threading.Timer(0.01, cache.set, [keys.tasks_key(), fresh]).start()  # the writer's refresh lands
-    try:
-        reads = TaskListCache()
-        assert [task["name"] for task in reads.tasks(FIRST, task_page)["tasks"]] == ["After", "Before"]
-        assert reads.served == {"query": "hit"}
-    finally:
-        newest_shown.forget()
+    reads = TaskListCache()
+    assert names_read(reads) == ["After", "Before"]
+    assert reads.served == {"query": "hit"}
 
 
 @pytest.mark.fast
 @pytest.mark.django_db(transaction=True)
-def test_under_expire_entries_live_out_their_ttl_whatever_was_shown(settings):
-    settings.TASKLIST_INVALIDATION = "expire"
-    Task.objects.create(name="Before")
-    TaskListCache().tasks(FIRST, task_page)
-    Task.objects.create(name="After")
-    newest_shown.shown(task_page(FIRST)["version"])
-    try:
-        reads = TaskListCache()
-        assert [task["name"] for task in reads.tasks(FIRST, task_page)["tasks"]] == ["Before"]
-        assert reads.served == {"query": "hit"}
-    finally:
-        newest_shown.forget()
+def test_under_expire_entries_live_out_their_ttl_whatever_was_shown(a_write_in_flight):
+    a_write_in_flight("expire")
+    reads = TaskListCache()
+    assert names_read(reads) == ["Before"]
+    assert reads.served == {"query": "hit"}
 
 
 @pytest.fixture
