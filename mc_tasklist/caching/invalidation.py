@@ -12,8 +12,9 @@ moves the generation, under ``version``).
 Under ``update`` the writer stores the first page anew instead of deleting it
 (TaskListCache.replace_first_page, through the ``refresh`` the service passes),
 so no reader misses it while it is cached; an entry carries the list's version
-and is replaced only by a newer one, so two writers cannot undo each other. Deleting stays the
-way of every other strategy, and of every repair below.
+and is replaced only by a newer one, so two writers cannot undo each other. The
+repairs below store it anew too (retry_pending); deleting stays the way of every
+other strategy, and of any store that fails.
 
 If every cache server confirmed, the writer deletes the row and says "done".
 If one did not (down, hung, cut off from this instance, or skipped while this
@@ -23,8 +24,8 @@ its entries, says so, and tries to apply it; the writer acknowledges the write
 once one of them has confirmed it, or every one has said it holds it. So a read
 that starts after the acknowledgement shows the write, wherever it lands. Each
 process retries what it holds pending before every request it serves, so a
-server that comes back holding old entries has them removed before anyone
-reads them. If the writer died right after its commit, the row stays, and
+server that comes back holding old entries has them replaced or removed before
+anyone reads them. If the writer died right after its commit, the row stays, and
 every other process applies it a moment later (caching/watcher.py).
 
 Invalidating after the commit matters: earlier, a reader could cache the list

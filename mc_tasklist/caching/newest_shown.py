@@ -5,8 +5,9 @@ Meanwhile one thread may read the list from the database (it skips a server duri
 its back-off, or holds a change pending) and show the write, while another still
 finds the entry from before it. A visitor would see a task appear, then vanish, then
 appear again. So every first page shown raises this floor, and an entry older than
-it is stale for certain (versions follow commit order: models.TaskCount): it is read
-from the database instead, and stored in the cache in its place.
+it is stale for certain (versions follow commit order: models.TaskCount): a read that
+finds one waits briefly for the write in flight to store the newer entry, and failing
+that reads the database (caching/read_through.py).
 
 The floor is shared by the worker processes of a gunicorn instance: a file mapped
 into memory, made when this module is imported in the master (gunicorn.conf.py

@@ -114,17 +114,15 @@ class TaskListCache:
         ``data`` (the first page, read after the write's commit) and its page, unless the cache holds
         newer ones (a later write's). Returns whether no entry holds an older list.
 
-        While the entries are cached, readers never miss the first page after a write,
-        and two writers cannot undo each other: the list's version (models.TaskCount)
-        follows commit order. A missing entry stays missing, and a reader's fill in
-        progress is voided (set_unless): this list may be older than a later write that
-        deleted the entry, or than the list that reader read.
+        Readers never miss the first page after a write, and two writers cannot undo
+        each other: the list's version (models.TaskCount) follows commit order. A reader's
+        fill in progress is replaced, which voids its lease.
         """
         version = data["version"]
         at_least_as_new = _holds_at_least(version)
         replaced = True
         # The page first: most readers read only it, and a reader that finds the new list in the
-        # query entry while the page still holds the old one reads the page anew (it is behind).
+        # query entry while the page still holds the old one must wait for the page (it is behind).
         if "page" in self.layers:
             body = render(data).encode()
             with self._waiting_for_cache():
@@ -241,9 +239,9 @@ class TaskListCache:
         return self._never_back_in_time and newest_shown.is_newer_than(version)
 
     def _store_unless_newer(self, key: str, version, value, version_of: Callable[[object], int | None]):
-        if (read_at := version_of(value)) is not None:
+        if (its_version := version_of(value)) is not None:
             with self._waiting_for_cache():
-                cache.set_unless(key, value, _holds_at_least(read_at), self.ttl, version=version)
+                cache.set_unless(key, value, _holds_at_least(its_version), self.ttl, version=version)
         return value
 
     def _get(self, key: str, version, valid: Callable[[object], bool]):
