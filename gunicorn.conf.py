@@ -26,31 +26,20 @@ graceful_timeout = 10
 
 
 def on_starting(server):
-    """Refuse to start with a misconfigured cache, rather than fail on the first request.
-
-    And make, before the workers are forked, what they share: the newest list shown.
-    """
+    """Refuse to start with a misconfigured cache, rather than fail on the first request."""
     import django
     from django.core.management import call_command
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_tasklist.settings")
     django.setup()
     call_command("check", tags=["caches"])
-    # django.setup() imports it already (through the admin); named here because the workers rely on
-    # it being made before they are forked.
-    import mc_tasklist.caching.newest_shown  # noqa: F401
 
 
 def post_worker_init(worker):
-    """Start each worker's background threads: a thread does not survive gunicorn's fork.
-
-    The stats flusher (mc_tasklist/stats.py) and the invalidation watcher
-    (mc_tasklist/caching/watcher.py). Not in the benchmark's bare-WSGI floor.
-    """
+    """Start each worker's one background thread, the stats flusher (mc_tasklist/stats.py): a thread does
+    not survive gunicorn's fork. Not in the benchmark's bare-WSGI floor."""
     if worker.app.app_uri != "django_tasklist.wsgi":
         return
-    from mc_tasklist import list_page, stats
-    from mc_tasklist.caching import watcher
+    from mc_tasklist import stats
 
     stats.flusher.start()
-    watcher.start(refresh=list_page.refresh_first_page)

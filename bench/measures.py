@@ -8,11 +8,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from threading import Barrier
 
+from bench.targets import Target, run_wrk, start_target, warm_up
 from testsupport.gunicorn import REPO
 from testsupport.http import Visitor
 from testsupport.postgres import OwnPostgres
@@ -25,19 +25,14 @@ class Context:
     args: object
     log: object
     started: list
-    start_target: Callable  # (target, base_env, args, log, started) -> target
-    run_wrk: Callable  # (target, duration, connections) -> dict
-    warm_up: Callable
 
-    def target(self, name: str, env: dict, tasks: int):
+    def target(self, name: str, env: dict, tasks: int) -> Target:
         """A target of its own on a database of its own holding ``tasks`` tasks."""
-        from bench.run import Target
-
         database = name.replace(" ", "_").replace(":", "")
         url = self.postgres.app_database(database, self.base_env)
         self.postgres.replace_tasks(database, tasks)
         target = Target(name, {**env, "DATABASE_URL": url})
-        self.start_target(target, self.base_env, self.args, self.log, self.started)
+        start_target(target, self.base_env, self.args, self.log, self.started)
         target.database = database
         return target
 
@@ -69,8 +64,8 @@ def growth(context: Context, size: int, duration: int) -> dict:
     """Warm: the page cache serving; cold: the first request after the cache was emptied, for the
     first page, the page in the middle of the list and the oldest page; add: until its redirect."""
     target = context.target(f"growth {size}", {}, size)
-    context.warm_up(target)
-    warm = context.run_wrk(target, duration, context.args.connections)
+    warm_up(target)
+    warm = run_wrk(target, duration, context.args.connections)
     ids = context.postgres.query(
         target.database, "SELECT id FROM mc_tasklist_task ORDER BY id DESC OFFSET %s LIMIT 1", (size // 2,)
     )
@@ -103,7 +98,7 @@ def growth(context: Context, size: int, duration: int) -> dict:
 def tutorial_add(context: Context, tutorial_env: dict) -> dict:
     """The tutorial's add ("Delete cached value": an INSERT, then one cache.delete) at 100 tasks."""
     target = context.target("tutorial add", tutorial_env, 100)
-    context.warm_up(target)
+    warm_up(target)
     return {"tasks": 100, **spread(adds(target, samples(context)))}
 
 

@@ -11,20 +11,33 @@ FLOOR, WARM, DEFAULT_MIXED = "floor: Django", "all layers, warm", "update, 95/5 
 TUTORIAL_WARM, TUTORIAL_MIXED = "tutorial: cache_page, warm", "tutorial: cache_page, 95/5"
 
 
-def summarise(targets, growth, stampede, tutorial_staleness, tutorial_add, args, page_bytes, duration, rounds) -> dict:
+def target_rows(targets) -> list[dict]:
+    """Each target's medians over its rounds, the spread of req/s and of CPU per request, and its ratios
+    to the Django floor."""
+
     def medians(samples: list[dict]) -> dict:
         rates = [sample["requests_per_second"] for sample in samples]
+        cpu = [sample["cpu_us_per_request"] for sample in samples]
         return {
             **{key: statistics.median(sample[key] for sample in samples) for key in samples[0]},
             "rps_min": min(rates),
             "rps_max": max(rates),
+            "cpu_min": min(cpu),
+            "cpu_max": max(cpu),
         }
 
     rows = [{"target": target.name, **medians(target.rounds)} for target in targets]
-    by_name = {row["target"]: row for row in rows}
-    floor = by_name[FLOOR]
+    floor = next(row for row in rows if row["target"] == FLOOR)
     for row in rows:
         row["vs_django_floor"] = round(row["requests_per_second"] / floor["requests_per_second"], 2)
+        row["cpu_vs_django_floor"] = round(row["cpu_us_per_request"] / floor["cpu_us_per_request"], 2)
+    return rows
+
+
+def summarise(targets, growth, stampede, tutorial_staleness, tutorial_add, args, page_bytes, duration, rounds) -> dict:
+    rows = target_rows(targets)
+    by_name = {row["target"]: row for row in rows}
+    floor = by_name[FLOOR]
     for point in growth:
         point["warm"]["vs_django_floor"] = round(point["warm"]["requests_per_second"] / floor["requests_per_second"], 2)
     return {
@@ -89,17 +102,34 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def table(report: dict) -> str:
+def targets_table(rows: list[dict]) -> list[str]:
     lines = [
-        f"{'target':<32} {'req/s':>7} {'min':>6} {'max':>6} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
-        f" {'x Django floor':>14}",
-        "-" * 92,
+        f"{'target':<41} {'req/s':>6} {'min':>5} {'max':>5} {'p50 ms':>6} {'p99 ms':>7} {'err':>4} {'x floor':>7}"
+        f" {'CPU µs/req':>10} {'min':>5} {'max':>5} {'x floor':>7}",
+        "-" * 121,
     ]
-    for row in report["targets"]:
+    for row in rows:
         lines.append(
-            f"{row['target']:<32} {row['requests_per_second']:>7.0f} {row['rps_min']:>6.0f} {row['rps_max']:>6.0f}"
-            f" {row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['errors']:>6.0f} {row['vs_django_floor']:>14.2f}"
+            f"{row['target']:<41} {row['requests_per_second']:>6.0f} {row['rps_min']:>5.0f} {row['rps_max']:>5.0f}"
+            f" {row['p50_ms']:>6.2f} {row['p99_ms']:>7.2f} {row['errors']:>4.0f} {row['vs_django_floor']:>7.2f}"
+            f" {row['cpu_us_per_request']:>10.0f} {row['cpu_min']:>5.0f} {row['cpu_max']:>5.0f}"
+            f" {row['cpu_vs_django_floor']:>7.2f}"
         )
+    return lines
+
+
+def write_rounds(rows: list[dict], settings: dict, results: Path) -> None:
+    """make bench --only-rounds: the targets' table alone (bench/results/rounds.*)."""
+    text = "\n".join(targets_table(rows))
+    print()
+    print(text)
+    (results / "rounds.json").write_text(json.dumps({"settings": settings, "targets": rows}, indent=2))
+    (results / "rounds.txt").write_text(text + "\n")
+    print("\nWritten: bench/results/rounds.json, rounds.txt")
+
+
+def table(report: dict) -> str:
+    lines = targets_table(report["targets"])
     lines += [
         "",
         f"{'tasks':>9} {'warm req/s':>11} {'cold first':>11} {'cold middle':>12} {'cold oldest':>12}"

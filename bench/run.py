@@ -11,38 +11,22 @@ reported, because a two-core machine is noisy.
 """
 
 import argparse
-import os
-import re
 import shutil
-import subprocess
 import sys
-from dataclasses import dataclass, field
-
-from sasl_memcached.testing import SaslMemcached
+from pathlib import Path
 
 from bench import measures
-from bench.report import summarise, write_outputs
-from mc_tasklist.caching.keys import LAYERS, STRATEGIES
+from bench.report import summarise, target_rows, write_outputs, write_rounds
+from bench.targets import ALL_LAYERS, Target, run_wrk, start_target, warm_up
+from mc_tasklist.caching.keys import STRATEGIES
 from testsupport.environment import production_env
 from testsupport.gunicorn import REPO, GunicornInstance, collectstatic
 from testsupport.http import Visitor
 from testsupport.postgres import OwnPostgres
 
 RESULTS = REPO / "bench" / "results"
-ALL_LAYERS = ",".join(LAYERS)
-
-
-@dataclass
-class Target:
-    name: str
-    env: dict = field(default_factory=dict)
-    path: str = "/"
-    app: str = "django_tasklist.wsgi"
-    mixed: bool = False
-    instance: GunicornInstance | None = None
-    memcached: SaslMemcached | None = None
-    rounds: list = field(default_factory=list)
-    database: str = ""
+# What --baseline measures of the code before a change, beside the same targets of this code.
+BASELINE_SUFFIX = " [before]"
 
 
 FLOOR = "floor: Django"
@@ -78,6 +62,15 @@ def mixed_targets() -> list[Target]:
     ]
 
 
+def baseline_targets(targets: list[Target], baseline: Path) -> list[Target]:
+    """The warm page and every strategy's mix, run by another checkout (its own .venv, its own database)."""
+    chosen = [target for target in targets if target.name == WARM or (target.mixed and "tutorial" not in target.name)]
+    return [
+        Target(target.name + BASELINE_SUFFIX, dict(target.env), target.path, target.app, target.mixed, baseline)
+        for target in chosen
+    ]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds: under 2 minutes")
@@ -89,6 +82,12 @@ def main(argv=None) -> int:
     # Enough keep-alive connections that both workers get some: with a few, one gthread worker
     # can accept them all and the other idles, and a round measures that luck (docs/bench.md).
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout of the app, with its .venv: its warm page and mixes are measured in the same rounds",
+    )
+    parser.add_argument("--only-rounds", action="store_true", help="the rounds alone: no growth, add or stampede")
     args = parser.parse_args(argv)
     duration, rounds = (2, 2) if args.quick else (5, 5)
     growth_sizes = [100, 10_000] if args.quick else [100, 10_000, 100_000, 1_000_000]
@@ -116,8 +115,19 @@ def main(argv=None) -> int:
         base_env["BENCH_FLOOR_BYTES"] = str(page_bytes)
 
         reads, mixed = read_targets(), mixed_targets()
+        before = baseline_targets(reads + mixed, args.baseline.resolve()) if args.baseline else []
+        if before:
+            baseline_env = {
+                **base_env,
+                "DATABASE_URL": postgres.app_database("bench_before", base_env, args.baseline.resolve()),
+            }
+            postgres.replace_tasks("bench_before", args.tasks)
         for target in reads + mixed:
             start_target(target, base_env, args, log, started)
+        for target in before:
+            start_target(target, baseline_env, args, log, started)
+        mixed += [target for target in before if target.mixed]
+        reads += [target for target in before if not target.mixed]
         for target in mixed:
             visitor = Visitor(target.instance.port)
             page = visitor.get("/")
@@ -134,9 +144,12 @@ def main(argv=None) -> int:
                 warm_up(target)
                 target.rounds.append(run_wrk(target, duration, args.connections))
 
+        if args.only_rounds:
+            write_rounds(target_rows(targets), {**vars(args), "baseline": str(args.baseline)}, RESULTS)
+            return 0
         print("The tutorial's staleness across workers ...", flush=True)
         tutorial_staleness = measures.tutorial_staleness(next(t for t in reads if t.env == TUTORIAL))
-        context = measures.Context(base_env, postgres, args, log, started, start_target, run_wrk, warm_up)
+        context = measures.Context(base_env, postgres, args, log, started)
         print("The tutorial's add ...", flush=True)
         tutorial_add = measures.tutorial_add(context, TUTORIAL)
         print("Cost growth ...", flush=True)
@@ -152,42 +165,6 @@ def main(argv=None) -> int:
     report = summarise(targets, growth, stampede, tutorial_staleness, tutorial_add, args, page_bytes, duration, rounds)
     write_outputs(report, RESULTS)
     return 0
-
-
-def start_target(target: Target, base_env: dict, args, log, started: list) -> Target:
-    target.memcached = SaslMemcached(memory_mb=64).start()
-    started.append(target.memcached)
-    env = {"TASKLIST_CACHE_LAYERS": ALL_LAYERS, **base_env, **target.memcached.env(), **target.env}
-    target.instance = GunicornInstance(env, workers=args.workers, app=target.app, log=log).start()
-    started.append(target.instance)
-    return target
-
-
-def warm_up(target: Target) -> None:
-    for _ in range(3):
-        Visitor(target.instance.port).get(target.path)
-
-
-WRK_LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
-UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def run_wrk(target: Target, duration: int, connections: int) -> dict:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
-    if target.mixed:
-        command += ["-s", str(REPO / "bench" / "mixed.lua")]
-    command.append(f"http://127.0.0.1:{target.instance.port}{target.path}")
-    output = subprocess.run(
-        command, capture_output=True, text=True, env={**os.environ, **target.env}, check=True
-    ).stdout
-    latency = {percent: float(value) * UNIT[unit] for percent, value, unit in WRK_LATENCY.findall(output)}
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return {
-        "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "p50_ms": latency["50"],
-        "p99_ms": latency["99"],
-        "errors": int(errors.group(1)) if errors else 0,
-    }
 
 
 if __name__ == "__main__":

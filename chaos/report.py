@@ -42,6 +42,7 @@ def format_table(results: list[Result]) -> str:
         if result.recovery is not None:
             extra.append(f"503 pages: {result.unavailable_pages}, slowest {result.slowest_unavailable_page:.2f} s")
             extra.append(f"first write {result.recovery:.2f} s after PostgreSQL was back")
+            extra.append(f"slowest read while it was down {result.slowest_read_during_fault:.2f} s")
         name = result.scenario + (f" ({'; '.join(extra)})" if extra else "")
         lines.append(
             f"| {name} | {result.requests} | {answers} "

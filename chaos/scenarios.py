@@ -76,6 +76,12 @@ def restart_postgres(servers: Servers, timings: Timings) -> None:
     servers.postgres.start_server()
 
 
+def freeze_postgres(servers: Servers, timings: Timings) -> None:
+    servers.postgres.freeze_server()
+    time.sleep(timings.pause)
+    servers.postgres.thaw_server()
+
+
 def fill_memcached(servers: Servers, timings: Timings) -> None:
     """Another tenant writes far more than the 2 MB the server has: the app's entries are evicted."""
     server = servers.memcached[0]
@@ -155,6 +161,9 @@ class Scenario:
     first_instance_proxied: bool = False  # the first instance reaches memcached through its own proxy
     kills_workers: bool = False  # requests in flight may get no answer
     writes_through_first_instance: bool = False  # reads go through both instances, writes through one
+    # How soon a write must get the 503 page while the database is down: a stopped server refuses at once,
+    # a hanging one is given up on after the app's deadlines (the pool's wait, then the statement's).
+    unavailable_page_budget: float = 1.0
 
 
 SCENARIOS = [
@@ -167,6 +176,7 @@ SCENARIOS = [
         writes_through_first_instance=True,
     ),
     Scenario("PostgreSQL restarted", restart_postgres, cache_only=False),
+    Scenario("PostgreSQL frozen (SIGSTOP), resumed", freeze_postgres, cache_only=False, unavailable_page_budget=2.0),
     Scenario("memcached 2 MB, evicting", fill_memcached, memcached_mb=2),
     Scenario("2 memcached, each cut off, back with old entries", cut_off_each_node, memcached_nodes=2),
     Scenario("one instance cut off from memcached", cut_off_one_instance, first_instance_proxied=True),

@@ -4,7 +4,9 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 
-def database_from_url(url: str, *, pool_size: int, conn_max_age: int, one_off_command: bool) -> dict:
+def database_from_url(
+    url: str, *, pool_size: int, conn_max_age: int, one_off_command: bool, connection_class: type | None = None
+) -> dict:
     """DATABASES for PostgreSQL at ``url``.
 
     gunicorn runs 16 threads per worker (gunicorn.conf.py). A connection kept per
@@ -14,6 +16,9 @@ def database_from_url(url: str, *, pool_size: int, conn_max_age: int, one_off_co
     (Django's, on psycopg_pool), checked before each use; a request that waits for
     a connection longer than half a second gets the 503 page, and a database that
     comes back is connected to again within about a second.
+
+    The pool's connections are of ``connection_class``: the app's gives every
+    statement a deadline (mc_tasklist/connections.py).
 
     Not for a one-off command (migrate in the pre-deploy job, shell, cachestats):
     it has one connection's work to do and should wait for its database as long
@@ -35,6 +40,8 @@ def database_from_url(url: str, *, pool_size: int, conn_max_age: int, one_off_co
             # lets the next request start again at once, so a restarted database is not waited for.
             "reconnect_timeout": 1.0,
         }
+        if connection_class is not None:
+            options["pool"]["connection_class"] = connection_class
     # An unreachable database fails a request in seconds instead of hanging it.
     options["connect_timeout"] = 5
     return {"default": default}

@@ -18,6 +18,7 @@ from django_tasklist.database import database_from_url
 from django_tasklist.environment import env_bool, env_choice, env_list, env_number, env_text
 from django_tasklist.logs import logging_settings
 from mc_tasklist.caching import keys as caching_keys
+from mc_tasklist.connections import DeadlineConnection
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -74,8 +75,6 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Before anything reads the body (CSRF does).
     "django_tasklist.limits.RequestBodyLimitMiddleware",
-    # Before anything reads the cache (sessions do): see mc_tasklist/caching/invalidation.py.
-    "mc_tasklist.middleware.RetryPendingInvalidationsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -118,6 +117,7 @@ elif os.environ.get("DATABASE_URL"):
     DATABASES = database_from_url(
         env_text("DATABASE_URL"),
         pool_size=int(env_number("DATABASE_POOL_SIZE", 4)),
+        connection_class=DeadlineConnection,
         conn_max_age=int(env_number("DATABASE_CONN_MAX_AGE", 0)),
         # migrate in the pre-deploy job, shell, cachestats: one connection's work, no pool.
         one_off_command=Path(sys.argv[0]).name in ("manage.py", "django-admin"),
@@ -126,6 +126,10 @@ elif BUILDING:
     DATABASES = {}
 else:
     raise ImproperlyConfigured("DATABASE_URL must be set when DEVELOPMENT_MODE is False")
+
+# How long a request's statement may wait for PostgreSQL before it gets the 503 page; enforced on our
+# side (mc_tasklist/connections.py), because a hung server never enforces its own statement_timeout.
+DATABASE_QUERY_TIMEOUT = env_number("DATABASE_QUERY_TIMEOUT", 1.0, minimum=0.01)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -172,10 +176,11 @@ else:
 TASKLIST_CACHE_LAYERS = frozenset(env_list("TASKLIST_CACHE_LAYERS", ",".join(caching_keys.LAYERS)))
 TASKLIST_INVALIDATION = env_choice("TASKLIST_INVALIDATION", "update", set(caching_keys.STRATEGIES))
 TASKLIST_CACHE_TTL = int(env_number("TASKLIST_CACHE_TTL", 60, minimum=1))
-# Each process applies the invalidations other processes could not get confirmed
-# (mc_tasklist/caching/watcher.py). Needs LISTEN: turn off behind a pooler in
-# transaction mode, and the TTL becomes the bound again.
-TASKLIST_INVALIDATION_WATCH = env_bool("TASKLIST_INVALIDATION_WATCH", True)
+# How long a process trusts the list's version it read from the database, and how long after its
+# commit every write answers: so a read that starts after a write's answer uses a version read after
+# its commit, whichever process serves it (docs/caching.md). Each process reads the version at most
+# once per window: longer windows cost fewer reads and a slower redirect after each write.
+TASKLIST_VERSION_WINDOW = env_number("TASKLIST_VERSION_WINDOW_MS", 5, minimum=0.1) / 1000
 TASKLIST_QUERY_DELAY = env_number("TASKLIST_QUERY_DELAY", 0)
 TASKLIST_PAGE_SIZE = int(env_number("TASKLIST_PAGE_SIZE", 50, minimum=1))
 # The X-Cache header says how each page was served (page=hit, page=miss...). A miss right
@@ -202,7 +207,8 @@ SESSION_ENGINE = "django.contrib.sessions.backends." + env_choice(
 )
 # Flash messages travel in a signed cookie, so they follow the visitor to any worker and
 # an anonymous write stores no session row (nor reads one on the next page).
-MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+MESSAGE_STORAGE = "mc_tasklist.message_storage.VisitorMessageCookie"
+TASKLIST_MESSAGES_COOKIE_NAME = "messages" if DEVELOPMENT_MODE else "__Host-messages"
 
 # Logins: after AXES_FAILURE_LIMIT wrong passwords for one username from one client, that
 # pair is locked out for the cool-off time (a 429 page), then may try again; a right

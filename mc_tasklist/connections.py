@@ -1,14 +1,54 @@
-"""This thread's database connection, given back to the worker's pool while it waits on something else."""
+"""Database connections for requests: each wait on the server has a deadline, and a connection is
+given back to the worker's pool while its thread waits on something else."""
 
+import contextlib
+import contextvars
+
+import psycopg
+from django.conf import settings
 from django.db import connection
+
+# A shorter deadline than settings.DATABASE_QUERY_TIMEOUT for the statements of one block of code.
+_shorter_timeout = contextvars.ContextVar("shorter_timeout", default=None)
+
+
+class DeadlineConnection(psycopg.Connection):
+    """A psycopg connection whose every wait on the server ends by a deadline.
+
+    PostgreSQL's statement_timeout is enforced by the server, so a server that hangs
+    (a stalled disk, a failover that leaves the old address silent, SIGSTOP in the
+    tests) never sends it: without a deadline on our side, a write waited as long
+    as the hang lasted. Past the deadline the connection is in an unknown state, so
+    it is closed; the pool then replaces it, and the request gets the 503 page.
+    """
+
+    def wait(self, gen, interval=0.1, timeout=None):
+        try:
+            if timeout is None:
+                timeout = _shorter_timeout.get() or settings.DATABASE_QUERY_TIMEOUT
+            return super().wait(gen, interval, timeout)
+        except psycopg.OperationalError:
+            if self.pgconn.transaction_status == psycopg.pq.TransactionStatus.ACTIVE:
+                self.pgconn.finish()  # a statement in flight that will never be answered
+            raise
+
+
+@contextlib.contextmanager
+def query_timeout(seconds: float):
+    """A shorter deadline for the statements run inside (the list version's read)."""
+    token = _shorter_timeout.set(min(seconds, settings.DATABASE_QUERY_TIMEOUT))
+    try:
+        yield
+    finally:
+        _shorter_timeout.reset(token)
 
 
 def give_back() -> None:
     """Return the connection to the pool; the next query takes one again.
 
-    A write that waits on the cache (up to its timeout, when a server hangs) or on
-    another process would otherwise hold one of the worker's few connections, and
-    the requests behind it would queue for the pool.
+    A write that waits (its commit wait, or on the cache up to its timeout when a
+    server hangs) would otherwise hold one of the worker's few connections, and the
+    requests behind it would queue for the pool.
     """
     if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
         connection.close()

@@ -12,9 +12,10 @@ here the mask and a new secret come from one ``os.urandom`` call each.
 """
 
 import os
+import time
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
 
 _CHAR_INDEX = {char: index for index, char in enumerate(CSRF_ALLOWED_CHARS)}
@@ -41,9 +42,10 @@ def masked_token(secret: str) -> str:
     )
 
 
-def visitor_secret(request: HttpRequest) -> str | None:
-    """The secret in the visitor's CSRF cookie, if it is one Django would accept as it stands."""
-    secret = request.COOKIES.get(settings.CSRF_COOKIE_NAME, "")
+def visitor_secret(cookies: dict[str, str]) -> str | None:
+    """The secret in the visitor's CSRF cookie (``cookies``: the request's), if it is one Django would accept
+    as it stands."""
+    secret = cookies.get(settings.CSRF_COOKIE_NAME, "")
     return secret if len(secret) == CSRF_SECRET_LENGTH and all(c in _CHAR_INDEX for c in secret) else None
 
 
@@ -59,3 +61,26 @@ def set_cookie(response: HttpResponse, secret: str) -> None:
         httponly=settings.CSRF_COOKIE_HTTPONLY,
         samesite=settings.CSRF_COOKIE_SAMESITE,
     )
+
+
+# Stands for the secret in a cookie made by set_cookie: cookie-safe, and no character of Django's alphabet.
+_SECRET_PLACEHOLDER = "_" * CSRF_SECRET_LENGTH
+_cookie_template: tuple[tuple, str] = ((), "")
+
+
+def cookie_header(secret: str) -> str:
+    """The Set-Cookie value set_cookie gives ``secret``, without an HttpResponse per request.
+
+    Made by set_cookie itself once a second (its Expires has a resolution of one second),
+    then the secret put in: the same header, at a sixth of the cost.
+    """
+    global _cookie_template
+    made_for, template = _cookie_template
+    # The second, and the settings it reads (the tests change them).
+    now = (int(time.time()), settings.CSRF_COOKIE_NAME, settings.CSRF_COOKIE_SECURE, settings.CSRF_COOKIE_DOMAIN)
+    if made_for != now:
+        response = HttpResponse()
+        set_cookie(response, _SECRET_PLACEHOLDER)
+        template = response.cookies[settings.CSRF_COOKIE_NAME].output(header="").lstrip()
+        _cookie_template = (now, template)
+    return template.replace(_SECRET_PLACEHOLDER, secret, 1)

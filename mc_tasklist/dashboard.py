@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from mc_tasklist import stats
 from mc_tasklist.caching import invalidation
-from mc_tasklist.caching.keys import LAYERS
+from mc_tasklist.caching.keys import COUNTED_LAYERS
 
 CHART_WIDTH, CHART_HEIGHT = 600, 150
 
@@ -60,7 +60,7 @@ def dashboard_context(report: dict, flush_form: FlushForm) -> dict:
             "rate": report["app"][f"{layer}_hit_rate"],
             "level": hit_rate_level(report["app"][f"{layer}_hit_rate"]),
         }
-        for layer in LAYERS
+        for layer in COUNTED_LAYERS
     ]
     history = report["history"]
     return {

@@ -56,22 +56,36 @@ def response(
     return answer
 
 
-def refresh_first_page() -> bool:
-    """After a write: the first page's entries stored anew from the database (see invalidation.py)."""
+def refresh_first_page() -> None:
+    """After a write: the first page of the list's new version stored in the cache (see invalidation.py)."""
     data = task_page(paging.FIRST)
     connections.give_back()  # not held while the cache answers (up to its timeout, if a server hangs)
     task_cache = TaskListCache()
-    return task_cache.replace_first_page(data, lambda data: rendering.render_page_from(task_cache, data))
+    task_cache.store_first_page(data, lambda data: rendering.render_page_from(task_cache, data))
 
 
 def add_x_cache_header(answer: HttpResponse, task_cache: TaskListCache) -> None:
     """How each layer served the page (page=hit...), where TASKLIST_X_CACHE_HEADER shows it."""
     if settings.TASKLIST_X_CACHE_HEADER:
-        answer["X-Cache"] = "; ".join(f"{layer}={how}" for layer, how in task_cache.served.items())
+        answer["X-Cache"] = x_cache(task_cache)
 
 
-def log(request, page: PageRef, status: int, task_cache: TaskListCache, started: float, *, fast_path=False) -> None:
-    request_log.info(
+def x_cache(task_cache: TaskListCache) -> str:
+    return "; ".join(f"{layer}={how}" for layer, how in task_cache.served.items())
+
+
+def log(
+    request,
+    page: PageRef,
+    status: int,
+    task_cache: TaskListCache,
+    started: float,
+    *,
+    fast_path=False,
+    level=logging.INFO,
+) -> None:
+    request_log.log(
+        level,
         json.dumps(
             {
                 "event": "task_list",
@@ -83,5 +97,5 @@ def log(request, page: PageRef, status: int, task_cache: TaskListCache, started:
                 "cache_ms": round(task_cache.cache_seconds * 1000, 2),
                 "total_ms": round((time.perf_counter() - started) * 1000, 2),
             }
-        )
+        ),
     )

@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.utils import floatToGoString
 
 from mc_tasklist import stats
-from mc_tasklist.caching.keys import LAYERS
+from mc_tasklist.caching.keys import COUNTED_LAYERS
 
 SERVER_COUNTERS = ["get_hits", "get_misses", "evictions"]
 SERVER_GAUGES = ["bytes", "limit_maxbytes", "curr_items", "curr_connections"]
@@ -46,7 +46,7 @@ class SharedCountersCollector:
                 f"Reads of the app's caching layers that were a {outcome}",
                 labels=["layer"],
             )
-            for layer in LAYERS:
+            for layer in COUNTED_LAYERS:
                 family.add_metric([layer], self.counters[f"{layer}_{outcome}"])
             yield family
 

@@ -61,43 +61,27 @@ class Task(models.Model):
 
 
 class TaskCount(models.Model):
-    """How many tasks there are, and the list's version: one row, kept by database triggers in each
+    """How many tasks there are, and the list's versions: one row, kept by database triggers in each
     write's own transaction.
 
     COUNT(*) reads every row (tens of milliseconds at a million tasks); this is
     one row read at any size. Every write to the tasks moves ``version`` by one,
-    in commit order (the write holds this row's lock until it commits), so a
-    cached first page that carries the version it was read at can be replaced
-    only by a newer one. Triggers, not the services, keep the row, so that no
-    way of writing tasks can leave it wrong: the admin, a bulk insert, a
-    TRUNCATE, a migration (see migration 0004).
+    in commit order (the write holds this row's lock until it commits), so the
+    version names exactly one state of the list: the caches key the first page
+    by it (mc_tasklist/caching/). ``older_pages`` moves only with what can change
+    a page past the first: a delete, a rename, an add that lands below a newer
+    task; an add on top leaves those pages cached. Triggers, not the services,
+    keep the row, so that no way of writing tasks can leave it wrong: the admin,
+    a bulk insert, a TRUNCATE, a migration (migrations 0004 and 0006).
     """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     tasks = models.BigIntegerField(default=0)
     version = models.BigIntegerField(default=0)
+    older_pages = models.BigIntegerField(default=0)
 
     def __str__(self):
         return f"{self.tasks} tasks"
-
-
-class UnconfirmedInvalidation(models.Model):
-    """A committed change to the list that no cache server has confirmed invalidating yet.
-
-    Written in the same transaction as the change (an outbox), so it exists
-    exactly when the change does, whatever happens to the writing process next.
-    The writer deletes it once the cache confirms; until then every other
-    process applies it (see mc_tasklist/caching/watcher.py).
-    """
-
-    # Whether the change can alter pages past the first (a delete or a rename can; an add,
-    # which only ever puts a task at the top, cannot): then the older pages' generation moves too.
-    older_pages = models.BooleanField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self):
-        reach = "all pages" if self.older_pages else "the first page"
-        return f"list change {self.id} ({reach}) at {self.created_at:%H:%M:%S.%f}"
 
 
 class SharedCounter(models.Model):

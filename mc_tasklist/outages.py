@@ -1,6 +1,6 @@
-"""A database outage in a background thread's log: one line when it starts, one when it ends.
+"""A database outage in the log: one line when it starts, one when it ends.
 
-The invalidation watcher retries every second and the stats flusher every few
+The list's version is retried every second and the stats flusher every few
 seconds; a line per retry made four workers write twenty lines for a five-second
 PostgreSQL restart, and hid what else happened meanwhile.
 """

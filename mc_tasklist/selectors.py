@@ -20,8 +20,9 @@ def task_page(ref: PageRef) -> dict:
     internals and may not load after an upgrade, and it re-runs its query.
     Returns {"tasks": [{"id", "name", "created_at"}, ...], "older": whether
     older tasks follow, "count": all tasks (on the first page; None on others,
-    so that an add, which changes the count, need not touch them)}, and on the
-    first page "version": the list's version (models.TaskCount) it holds at least.
+    so that an add, which changes the count, need not touch them), "version":
+    the version it shows exactly (models.TaskCount: on the first page the list's,
+    on others the older pages'; None if a write landed while it was read)}.
 
     Raises PageElsewhere when the anchor is not a task (deleted since the link
     was made, or typed): the same tasks are then shown under the anchor that
@@ -33,10 +34,17 @@ def task_page(ref: PageRef) -> dict:
         # The tutorial's stand-in for an expensive query.
         time.sleep(settings.TASKLIST_QUERY_DELAY)
     size = settings.TASKLIST_PAGE_SIZE
-    newest_first = Task.objects.order_by("-id")
     if ref.kind == "first":
         version, count, tasks = _first_page_with_version(size + 1)
         return {"tasks": tasks[:size], "older": len(tasks) > size, "count": count, "version": version}
+    # Several statements: the page is exactly of the version read before them only if it did not move meanwhile.
+    before = list_versions()[1]
+    page = _older_page(ref, size)
+    return {**page, "version": before if list_versions()[1] == before else None}
+
+
+def _older_page(ref: PageRef, size: int) -> dict:
+    newest_first = Task.objects.order_by("-id")
     if ref.kind == "before":
         if not Task.objects.filter(id=ref.anchor).exists():
             above = Task.objects.filter(id__gt=ref.anchor).order_by("id").values_list("id", flat=True).first()
@@ -75,6 +83,19 @@ def _first_page_with_version(limit: int) -> tuple[int, int, list[dict]]:
         return 0, 0, []
     tasks = [{"id": row[2], "name": row[3], "created_at": row[4]} for row in rows if row[2] is not None]
     return rows[0][0], rows[0][1], tasks
+
+
+def list_versions() -> tuple[int, int]:
+    """The list's version and the older pages' (models.TaskCount): one primary-key read.
+
+    Read on most requests (caching/list_version.py), so without the ORM's query building.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_VERSIONS_SQL)
+        return cursor.fetchone() or (0, 0)  # no row yet: nothing was ever written
+
+
+_VERSIONS_SQL = f"SELECT version, older_pages FROM {TaskCount._meta.db_table} WHERE id = 1"
 
 
 def task_count() -> int:

@@ -1,9 +1,5 @@
-"""Writes to the task list. Each one tells the caching policy inside its transaction (an add on
-PostgreSQL: inside its one statement).
-
-The policy records the change with the write and invalidates after the commit
-(mc_tasklist/caching/invalidation.py), so no fault can separate the two.
-"""
+"""Writes to the task list. Each one tells the caching policy in its transaction; the policy acts once it
+commits, and the write returns a moment later (mc_tasklist/caching/invalidation.py says why)."""
 
 from django.db import transaction
 
@@ -14,17 +10,10 @@ from mc_tasklist.models import Task
 
 def task_create(*, name: str) -> Task:
     _check_name(name)
-    if invalidation.can_record_in_the_write_statement():
-        # The add, its outbox row and its announcement in one statement (see insert_recorded).
-        task_id, created_at = invalidation.insert_recorded(
-            f"INSERT INTO {Task._meta.db_table} (name, created_at) VALUES (%s, now()) RETURNING id, created_at",
-            [name],
-            refresh=list_page.refresh_first_page,
-        )
-        return Task(id=task_id, name=name, created_at=created_at)
-    with transaction.atomic():
-        task = Task.objects.create(name=name)
-        invalidation.task_created(task, refresh=list_page.refresh_first_page)
+    # One statement, committed by itself: a write holds the task count's row lock (models.TaskCount)
+    # until it commits, and every other write waits for it meanwhile.
+    task = Task.objects.create(name=name)
+    invalidation.list_changed(refresh=list_page.refresh_first_page)
     return task
 
 
@@ -33,7 +22,7 @@ def task_update(*, task: Task, name: str) -> Task:
     with transaction.atomic():
         task.name = name
         task.save(update_fields=["name"])
-        invalidation.task_updated(refresh=list_page.refresh_first_page)
+        invalidation.list_changed(refresh=list_page.refresh_first_page)
     return task
 
 
@@ -52,7 +41,7 @@ def task_delete(*, task_id: int) -> Task | None:
         if task is None:
             return None
         task.delete()
-        invalidation.tasks_deleted(refresh=list_page.refresh_first_page)
+        invalidation.list_changed(refresh=list_page.refresh_first_page)
     return task
 
 
@@ -61,5 +50,5 @@ def task_delete_many(*, task_ids: list[int]) -> int:
     with transaction.atomic():
         deleted, _ = Task.objects.filter(id__in=task_ids).delete()
         if deleted:
-            invalidation.tasks_deleted(refresh=list_page.refresh_first_page)
+            invalidation.list_changed(refresh=list_page.refresh_first_page)
     return deleted

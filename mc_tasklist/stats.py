@@ -20,13 +20,15 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, close_old_connections, connection
 
-from mc_tasklist.caching.keys import LAYERS
+from mc_tasklist.caching.keys import COUNTED_LAYERS
 from mc_tasklist.models import CacheServerSample, SharedCounter
 from mc_tasklist.outages import OutageLog
 
 logger = logging.getLogger(__name__)
 
 COUNTERS = [
+    "process_hit",
+    "process_miss",
     "page_hit",
     "page_miss",
     "query_hit",
@@ -281,6 +283,6 @@ def report() -> dict:
     """Everything the dashboard and `manage.py cachestats` show, as plain data."""
     flush()  # This process's own counts, so they show at once.
     app = counters()
-    for layer in LAYERS:
+    for layer in COUNTED_LAYERS:
         app[f"{layer}_hit_rate"] = hit_rate(app[f"{layer}_hit"], app[f"{layer}_miss"])
     return {"servers": server_stats(), "app": app, "history": history()}

@@ -13,10 +13,19 @@ REPO = Path(__file__).resolve().parent.parent
 
 class GunicornInstance:
     def __init__(
-        self, env: dict[str, str], *, workers: int = 2, app: str = "django_tasklist.wsgi", log=None, access_log=False
+        self,
+        env: dict[str, str],
+        *,
+        workers: int = 2,
+        app: str = "django_tasklist.wsgi",
+        log=None,
+        access_log=False,
+        repo: Path = REPO,
     ):
-        """``access_log``: keep gunicorn's access log (to ``log``); off by default, as it is noise in tests."""
+        """``access_log``: keep gunicorn's access log (to ``log``); off by default, as it is noise in tests.
+        ``repo``: another checkout of the app, run with its own .venv (the benchmark's code before a change)."""
         self.port = free_port()
+        self.repo = repo
         self.app = app
         self.log = log
         self.access_log = access_log
@@ -24,7 +33,7 @@ class GunicornInstance:
         self.process: subprocess.Popen | None = None
 
     def start(self, *, wait: bool = True) -> "GunicornInstance":
-        gunicorn = Path(sys.executable).with_name("gunicorn")
+        gunicorn = _python(self.repo).with_name("gunicorn")
         self.process = subprocess.Popen(
             [
                 str(gunicorn),
@@ -33,7 +42,7 @@ class GunicornInstance:
                 f"127.0.0.1:{self.port}",
                 *([] if self.access_log else ["--access-logfile", "/dev/null"]),
             ],
-            cwd=REPO,
+            cwd=self.repo,
             env=self.env,
             stdout=self.log,
             stderr=self.log,
@@ -61,9 +70,16 @@ class GunicornInstance:
         self.process = None
 
 
-def migrate(env: dict[str, str]) -> None:
+def _python(repo: Path) -> Path:
+    return Path(sys.executable) if repo == REPO else repo / ".venv" / "bin" / "python"
+
+
+def migrate(env: dict[str, str], repo: Path = REPO) -> None:
     subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env={**os.environ, **env}, check=True
+        [str(_python(repo)), "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=repo,
+        env={**os.environ, **env},
+        check=True,
     )
 
 

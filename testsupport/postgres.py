@@ -1,6 +1,7 @@
 """Scratch PostgreSQL databases for tests that run the app in other processes."""
 
 import os
+import signal
 import uuid
 
 import dj_database_url
@@ -104,6 +105,24 @@ class OwnPostgres:
         """Stop the server as an operator's restart does: open connections are cut, data is kept."""
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
 
+    def freeze_server(self) -> None:
+        """Every process of the cluster stopped with SIGSTOP: it accepts connections and bytes, and never
+        answers (a stalled disk, a failover that leaves the old address silent)."""
+        for pid in self._processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw_server(self) -> None:
+        for pid in self._processes():
+            os.kill(pid, signal.SIGCONT)
+
+    def _processes(self) -> list[int]:
+        """The postmaster and its children, as they are now."""
+        from pathlib import Path
+
+        postmaster = int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
+        children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+        return [postmaster, *map(int, children)]
+
     def url(self, database: str) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
 
@@ -120,12 +139,12 @@ class OwnPostgres:
         with psycopg.connect(self.url(database), autocommit=True) as connection:
             return connection.execute(sql, params).fetchall()
 
-    def app_database(self, name: str, env: dict[str, str]) -> str:
-        """A new database with the app's tables (migrated under ``env``); returns its URL."""
-        from testsupport.gunicorn import migrate
+    def app_database(self, name: str, env: dict[str, str], repo=None) -> str:
+        """A new database with the app's tables (migrated under ``env``, by ``repo``'s code); returns its URL."""
+        from testsupport.gunicorn import REPO, migrate
 
         url = self.create_database(name)
-        migrate({**env, "DATABASE_URL": url})
+        migrate({**env, "DATABASE_URL": url}, repo or REPO)
         return url
 
     def replace_tasks(self, database: str, count: int, prefix: str = "Task number ") -> None:

@@ -12,6 +12,9 @@ from django.conf import settings
 from mc_tasklist.paging import FIRST, PageRef
 
 LAYERS = ("page", "query", "fragment")
+# What the dashboard and /metrics count hits and misses of: each process's copy of the pages it served
+# (a miss there reads the page layer), then the layers in memcached.
+COUNTED_LAYERS = ("process", *LAYERS)
 STRATEGIES = ("expire", "delete", "version", "update")
 
 # Templates whose output the page and fragment entries hold.
@@ -20,32 +23,22 @@ PAGE_TEMPLATE = "mc_tasklist/index.html"
 ROW_TEMPLATE = "mc_tasklist/_task_row.html"
 STYLESHEET = "mc_tasklist/bootstrap.min.css"
 
-TASKS_KEY = "tasklist:tasks:v3"
-PAGE_KEY = "tasklist:page:v3"
+TASKS_KEY = "tasklist:tasks:v4"
+PAGE_KEY = "tasklist:page:v4"
 FRAGMENT_KEY = "tasklist:row"
-GENERATION_KEY = "tasklist:generation"
-# Under delete and update, a write deletes the first page's entries by key; the older pages
-# (anchored at a task: mc_tasklist/paging.py) are named by this generation, which only a
-# delete or a rename moves. An add changes the first page alone.
-OLDER_PAGES_GENERATION_KEY = "tasklist:older-pages-generation"
+# The newest list versions a writer has stored, read when the database cannot be (list_version.py).
+PUBLISHED_VERSIONS_KEY = "tasklist:published-versions"
 
 # A fragment's key names its content, so it cannot go stale: it only needs to
 # expire to free memory.
 FRAGMENT_TTL = 24 * 60 * 60
-# The generation outlives the entries it names; when it does expire, a new
-# random one starts and the old entries are simply never read.
-GENERATION_TTL = 24 * 60 * 60
+PUBLISHED_VERSIONS_TTL = 24 * 60 * 60
 
 
 def lease_ttl() -> int:
     # Long enough for the slowest fill; short enough that a worker killed
     # mid-fill blocks caching of that entry only briefly.
     return int(settings.TASKLIST_QUERY_DELAY) + 5
-
-
-def entries_expire_within() -> int:
-    """Seconds after which every list and page entry written until now is gone, filled or leased."""
-    return max(settings.TASKLIST_CACHE_TTL, lease_ttl()) + 1
 
 
 @functools.cache
@@ -63,18 +56,18 @@ def render_version() -> str:
     return hashlib.blake2b("\0".join(sources).encode(), digest_size=6).hexdigest()
 
 
-def tasks_key(page: PageRef = FIRST) -> str:
+def tasks_key(page: PageRef = FIRST, version: int | None = None) -> str:
     # The page size is part of the key: changing it must not serve pages cut the old way.
-    return f"{TASKS_KEY}:{settings.TASKLIST_PAGE_SIZE}:{page.key}"
+    return f"{TASKS_KEY}:{settings.TASKLIST_PAGE_SIZE}:{page.key}{_named(version)}"
 
 
-def page_key(page: PageRef = FIRST) -> str:
-    return f"{PAGE_KEY}:{render_version()}:{settings.TASKLIST_PAGE_SIZE}:{page.key}"
+def page_key(page: PageRef = FIRST, version: int | None = None) -> str:
+    return f"{PAGE_KEY}:{render_version()}:{settings.TASKLIST_PAGE_SIZE}:{page.key}{_named(version)}"
 
 
-def first_page_keys() -> list[str]:
-    """The list and page entries every write deletes by key."""
-    return [tasks_key(FIRST), page_key(FIRST)]
+def _named(version: int | None) -> str:
+    """The version a key is for (None: an entry judged by its stamp, or under ``expire`` by its TTL alone)."""
+    return "" if version is None else f":@{version}"
 
 
 def fragment_key(task: dict) -> str:

@@ -4,30 +4,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mc_tasklist', '0002_unconfirmed_invalidation'),
+        ("mc_tasklist", "0002_unconfirmed_invalidation"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CacheServerSample',
+            name="CacheServerSample",
             fields=[
-                ('minute', models.BigIntegerField(help_text='Minutes since the Unix epoch', primary_key=True, serialize=False)),
-                ('get_hits', models.BigIntegerField()),
-                ('get_misses', models.BigIntegerField()),
-                ('bytes', models.BigIntegerField()),
-                ('limit_maxbytes', models.BigIntegerField()),
+                (
+                    "minute",
+                    models.BigIntegerField(help_text="Minutes since the Unix epoch", primary_key=True, serialize=False),
+                ),
+                ("get_hits", models.BigIntegerField()),
+                ("get_misses", models.BigIntegerField()),
+                ("bytes", models.BigIntegerField()),
+                ("limit_maxbytes", models.BigIntegerField()),
             ],
             options={
-                'ordering': ['minute'],
+                "ordering": ["minute"],
             },
         ),
         migrations.CreateModel(
-            name='SharedCounter',
+            name="SharedCounter",
             fields=[
-                ('name', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('value', models.BigIntegerField(default=0)),
+                ("name", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("value", models.BigIntegerField(default=0)),
             ],
         ),
     ]

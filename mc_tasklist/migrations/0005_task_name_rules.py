@@ -6,15 +6,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mc_tasklist', '0004_task_count_and_older_pages'),
+        ("mc_tasklist", "0004_task_count_and_older_pages"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='task',
-            name='name',
-            field=models.CharField(error_messages={'blank': 'Enter a task name.', 'max_length': 'A task name can be at most %(limit_value)d characters (it has %(show_value)d).', 'required': 'Enter a task name.'}, max_length=200, validators=[django.core.validators.ProhibitNullCharactersValidator(), mc_tasklist.models.validate_task_name]),
+            model_name="task",
+            name="name",
+            field=models.CharField(
+                error_messages={
+                    "blank": "Enter a task name.",
+                    "max_length": "A task name can be at most %(limit_value)d characters (it has %(show_value)d).",
+                    "required": "Enter a task name.",
+                },
+                max_length=200,
+                validators=[
+                    django.core.validators.ProhibitNullCharactersValidator(),
+                    mc_tasklist.models.validate_task_name,
+                ],
+            ),
         ),
     ]

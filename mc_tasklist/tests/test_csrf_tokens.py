@@ -4,6 +4,7 @@ Against Django's own CsrfViewMiddleware and its private helpers, so that a Djang
 upgrade that changes the scheme fails here first.
 """
 
+import re
 from collections import Counter
 from http.cookies import SimpleCookie
 
@@ -56,10 +57,10 @@ def test_the_secret_django_keeps_in_its_cookie_is_read_here_and_a_bad_one_is_not
     response = CsrfViewMiddleware(lambda request: HttpResponse()).process_response(request, HttpResponse())
     returning = RequestFactory().get("/")
     returning.COOKIES[settings.CSRF_COOKIE_NAME] = response.cookies[settings.CSRF_COOKIE_NAME].value
-    assert csrf_tokens.visitor_secret(returning) == response.cookies[settings.CSRF_COOKIE_NAME].value
+    assert csrf_tokens.visitor_secret(returning.COOKIES) == response.cookies[settings.CSRF_COOKIE_NAME].value
     for bad in ("", "short", "!" * 32, "a" * 33):
         returning.COOKIES[settings.CSRF_COOKIE_NAME] = bad
-        assert csrf_tokens.visitor_secret(returning) is None
+        assert csrf_tokens.visitor_secret(returning.COOKIES) is None
 
 
 @pytest.mark.parametrize("production", [False, True])
@@ -78,6 +79,21 @@ def test_the_cookie_has_exactly_the_attributes_django_gives_it(settings, product
         name: django_cookie[settings.CSRF_COOKIE_NAME][name] for name in COOKIE_ATTRIBUTES
     }
     assert SimpleCookie(ours.cookies.output(header="")).keys() == {settings.CSRF_COOKIE_NAME}
+
+
+@pytest.mark.parametrize("production", [False, True])
+def test_the_cookie_header_of_the_fast_path_is_set_cookie_s_own(settings, production):
+    if production:
+        settings.CSRF_COOKIE_SECURE = True
+        settings.CSRF_COOKIE_NAME = "__Host-csrftoken"
+    secret = csrf_tokens.random_string()
+    response = HttpResponse()
+    csrf_tokens.set_cookie(response, secret)
+    header = csrf_tokens.cookie_header(secret)
+    made_by_set_cookie = response.cookies[settings.CSRF_COOKIE_NAME].output(header="").lstrip()
+    expires = re.compile(r"expires=[^;]+; ")  # the same second, unless a second turned in between
+    assert expires.sub("", header) == expires.sub("", made_by_set_cookie)
+    assert SimpleCookie(header)[settings.CSRF_COOKIE_NAME].value == secret
 
 
 def test_secrets_are_drawn_uniformly_from_django_s_alphabet():

@@ -48,7 +48,10 @@ def test_the_layers_queries_and_latency_are_counted(token, memcached):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain; version=")
     samples = scrape(response.content.decode())
-    assert samples[("tasklist_cache_hits_total", (("layer", "page"),))] == 2
+    # The first read misses this process's copy and memcached; the next two are served from the copy.
+    assert samples[("tasklist_cache_hits_total", (("layer", "process"),))] == 2
+    assert samples[("tasklist_cache_misses_total", (("layer", "process"),))] == 1
+    assert samples[("tasklist_cache_hits_total", (("layer", "page"),))] == 0
     assert samples[("tasklist_cache_misses_total", (("layer", "page"),))] == 1
     assert samples[("tasklist_task_list_queries_total", ())] == 1
     assert samples[("tasklist_request_duration_seconds_count", ())] == 3, "the three pages; this scrape not yet"
@@ -79,7 +82,7 @@ def test_one_scrape_sums_every_worker_of_every_instance(instances):
         Visitor(first.port).get("/")
     for _ in range(6):
         Visitor(second.port).get("/")
-    page = (("layer", "page"),)
+    page = (("layer", "process"),)  # every page read is a hit or a miss of the worker's own copy first
 
     def moved(name, labels=()):
         return after[(name, labels)] - before.get((name, labels), 0)

@@ -4,9 +4,10 @@ Two gunicorn instances on one PostgreSQL and one SASL memcached, as on App
 Platform. Instance A, which writes, reaches memcached through a proxy that can
 cut it off or stall it; instance B reaches it directly (or, where the node
 itself is gone for everyone, through a proxy of its own). B's page is cached
-before each write, so B would go on serving it until the TTL (60 s) if nobody
-removed it. The writer cannot: its cache is unreachable, or it is dead. The
-other processes must, within a second (mc_tasklist/caching/watcher.py).
+before each write, so B would go on serving it until the TTL (60 s) if its
+entry were judged by its presence. The writer cannot remove or replace it: its
+cache is unreachable, or it is dead. B must not serve it anyway, because the
+entry names a version older than the database's (mc_tasklist/caching/).
 """
 
 import os
@@ -130,9 +131,7 @@ def test_the_writer_killed_right_after_its_commit(cluster, app_env):
         committed = _wait_for_commit(database, "Committed, then the writer died")
         os.kill(worker, signal.SIGKILL)
         stale = latest_stale_read(b, committed, lambda names: "Committed, then the writer died" in names)
-        assert stale < BOUND, f"B showed the old list {stale:.2f} s after the commit"
-        left = database.execute("SELECT count(*) FROM mc_tasklist_unconfirmedinvalidation").fetchone()[0]
-    assert left == 0, "another process applied the dead writer's change and confirmed it"
+    assert stale < BOUND, f"B showed the old list {stale:.2f} s after the commit"
 
 
 def _post_ignoring_the_reset(instance, name: str) -> None:

@@ -65,7 +65,7 @@ def test_cookies_are_host_only_secure_httponly_and_samesite(app, app_env):
     csrf = cookie_attributes(response, "__Host-csrftoken")
     token = response.csrf_tokens()[0]
     messages = cookie_attributes(
-        visitor.post("/add", {"name": "cookie check", "csrfmiddlewaretoken": token}), "messages"
+        visitor.post("/add", {"name": "cookie check", "csrfmiddlewaretoken": token}), "__Host-messages"
     )
     create_staff_user(app_env, "cookies", "a-long-password-123")
     session = cookie_attributes(log_in(Visitor(app.port), "cookies", "a-long-password-123"), "__Host-sessionid")
@@ -75,6 +75,13 @@ def test_cookies_are_host_only_secure_httponly_and_samesite(app, app_env):
         assert "samesite=lax" in attributes
         assert "domain=" not in attributes
         assert "; path=/" in attributes
+
+
+def test_no_response_deletes_a_cookie_the_request_did_not_send(app):
+    """Django's message storage sent `messages=""; Max-Age=0` with every list page, to every visitor."""
+    visitor = Visitor(app.port)
+    for response in (visitor.get("/"), visitor.get("/"), Visitor(app.port).get("/?after=0")):
+        assert not [cookie for cookie in response.headers.get_all("Set-Cookie") or [] if "max-age=0" in cookie.lower()]
 
 
 def test_an_anonymous_write_stores_no_session(app):

@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand
 
 from mc_tasklist import stats
-from mc_tasklist.caching.keys import LAYERS
+from mc_tasklist.caching.keys import COUNTED_LAYERS
 
 
 def percent(rate: float | None) -> str:
@@ -34,7 +34,7 @@ class Command(BaseCommand):
                     self.stdout.write(f"  {field:<18} {value}")
         app = report["app"]
         self.stdout.write("App counters since the last reset:")
-        for layer in LAYERS:
+        for layer in COUNTED_LAYERS:
             hits, misses = app[f"{layer}_hit"], app[f"{layer}_miss"]
             rate = percent(app[f"{layer}_hit_rate"])
             self.stdout.write(f"  {layer:<9} hits {hits:<8} misses {misses:<8} hit rate {rate}")
