@@ -172,3 +172,29 @@ def stampede(context: Context) -> dict:
         "stampede_waits": counters["stampede_wait"],
         "slowest_s": round(max(seconds for _, seconds in results), 2),
     }
+
+
+def write_throughput(context: Context, duration: int, connections: int = 64) -> dict:
+    """Adds alone, from ``connections`` writers at once, each add answered with its redirect: the ceiling
+    the one TaskCount row sets (each write holds its lock until it commits)."""
+    target = context.target("write throughput", {}, 1000)
+    target.mixed, target.script = True, "adds.lua"
+    visitor = Visitor(target.instance.port)
+    page = visitor.get("/")
+    target.env |= {
+        "BENCH_CSRF_TOKEN": page.csrf_tokens()[0],
+        "BENCH_CSRF_COOKIE_NAME": "__Host-csrftoken",
+        "BENCH_CSRF_COOKIE": visitor.cookies["__Host-csrftoken"],
+    }
+    rounds = [run_wrk(target, duration, connections) for _ in range(3)]
+    adds = [r["requests_per_second"] for r in rounds]
+    return {
+        "writers": connections,
+        "adds_per_second": statistics.median(adds),
+        "min": min(adds),
+        "max": max(adds),
+        "p50_ms": statistics.median(r["p50_ms"] for r in rounds),
+        "p99_ms": statistics.median(r["p99_ms"] for r in rounds),
+        "errors": sum(r["errors"] for r in rounds),
+        "cpu_us_per_add": statistics.median(r["cpu_us_per_request"] for r in rounds),
+    }

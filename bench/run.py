@@ -156,6 +156,8 @@ def main(argv=None) -> int:
         growth = [measures.growth(context, size, duration) for size in growth_sizes]
         print("Stampede ...", flush=True)
         stampede = measures.stampede(context)
+        print("Write throughput ...", flush=True)
+        writes = measures.write_throughput(context, duration)
     finally:
         for thing in reversed(started):  # each gunicorn before its memcached
             thing.stop() if isinstance(thing, GunicornInstance) else thing.cleanup()
@@ -163,6 +165,7 @@ def main(argv=None) -> int:
         log.close()
 
     report = summarise(targets, growth, stampede, tutorial_staleness, tutorial_add, args, page_bytes, duration, rounds)
+    report["write_throughput"] = writes
     write_outputs(report, RESULTS)
     return 0
 

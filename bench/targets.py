@@ -24,6 +24,7 @@ class Target:
     path: str = "/"
     app: str = "django_tasklist.wsgi"
     mixed: bool = False
+    script: str = "mixed.lua"  # what wrk sends when ``mixed`` (bench/*.lua)
     # Another checkout of the app, with its own .venv: the code before a change, measured in the same run.
     repo: Path = REPO
     instance: GunicornInstance | None = None
@@ -53,7 +54,7 @@ UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 def run_wrk(target: Target, duration: int, connections: int) -> dict:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     if target.mixed:
-        command += ["-s", str(REPO / "bench" / "mixed.lua")]
+        command += ["-s", str(REPO / "bench" / target.script)]
     command.append(f"http://127.0.0.1:{target.instance.port}{target.path}")
     cpu_before = cpu_seconds(target.instance)
     output = subprocess.run(

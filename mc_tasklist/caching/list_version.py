@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 # A read of the versions that takes longer is given up, and the database treated as down: reads then go on
 # from the cache (with the pool's wait for a connection, under the 1 s a read may take in an outage).
-READ_TIMEOUT_SECONDS = 0.25
+READ_TIMEOUT_SECONDS = 0.15
 # How long after a failed read this process asks the cache instead of trying the database again.
 DATABASE_RETRY_SECONDS = 1.0
 

@@ -22,10 +22,6 @@ correct across processes:
     placeholder is replaced. Returns whether the key holds ``value`` or a kept
     value; False if the server cannot be reached.
 
-``delete_many_unreached(keys, version=None)``
-    Delete keys; return those whose server did not confirm it (down, hung,
-    backing off). A missing key counts as deleted.
-
 Backends, for ``CACHES["default"]["BACKEND"]``:
 
 * ``sasl_memcached.backend.BinaryMemcachedCache``: memcached over the binary

@@ -11,8 +11,8 @@ that library it:
   a request one timeout at most and a dead one costs nothing;
 * turns every server error into a miss, as memcached clients traditionally do:
   a broken cache makes pages slower, never an error page;
-* offers the package's extensions: ``lease``, ``set_if_leased`` (with CAS),
-  ``set_unless`` and ``delete_many_unreached``.
+* offers the package's extensions: ``lease``, ``set_if_leased`` (with CAS)
+  and ``set_unless``.
 """
 
 import collections
@@ -168,25 +168,17 @@ class BinaryMemcachedCache(BaseMemcachedCache):
             return list(data)
 
     def delete_many(self, keys, version=None):
-        self.delete_many_unreached(keys, version)
-
-    def delete_many_unreached(self, keys, version=None) -> list[str]:
-        """Delete keys; return those whose server could not be reached (down, hung, backing off).
-
-        A missing key is not a failure: it is as deleted as it can be.
-        """
-        by_server = collections.defaultdict(dict)
+        """One multi-delete per server; a server that fails is logged and skipped, the others still delete."""
+        by_server = collections.defaultdict(list)
         for key in keys:
             safe_key = self.make_and_validate_key(key, version=version)
-            by_server[self._cache.server_for(safe_key)][safe_key] = key
-        return [
-            key for server, names in by_server.items() if not self._delete_on(server, names) for key in names.values()
-        ]
+            by_server[self._cache.server_for(safe_key)].append(safe_key)
+        for server, safe_keys in by_server.items():
+            self._delete_on(server, safe_keys)
 
-    @_on_failure(default=False)
-    def _delete_on(self, server: ServerConnection, keys) -> bool:
-        server.delete_keys(list(keys))
-        return True
+    @_on_failure(default=None)
+    def _delete_on(self, server: ServerConnection, keys: list[str]) -> None:
+        server.delete_keys(keys)
 
     @_on_failure(default=None)
     def clear(self):

@@ -30,10 +30,6 @@ class LocMemLeaseCache(LocMemCache):
         value = super().get(key, default, version)
         return default if value == LEASE_MARKER else value
 
-    def delete_many_unreached(self, keys, version=None) -> list[str]:
-        self.delete_many(keys, version)
-        return []  # The process's own memory is always reachable.
-
     def lease(self, key, timeout, version=None):
         key = self.make_and_validate_key(key, version=version)
         with self._lock:
