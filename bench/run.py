@@ -66,7 +66,7 @@ def baseline_targets(targets: list[Target], baseline: Path) -> list[Target]:
     """The warm page and every strategy's mix, run by another checkout (its own .venv, its own database)."""
     chosen = [target for target in targets if target.name == WARM or (target.mixed and "tutorial" not in target.name)]
     return [
-        Target(target.name + BASELINE_SUFFIX, dict(target.env), target.path, target.app, target.mixed, baseline)
+        Target(target.name + BASELINE_SUFFIX, dict(target.env), target.path, target.app, target.mixed, repo=baseline)
         for target in chosen
     ]
 
@@ -117,6 +117,7 @@ def main(argv=None) -> int:
         reads, mixed = read_targets(), mixed_targets()
         before = baseline_targets(reads + mixed, args.baseline.resolve()) if args.baseline else []
         if before:
+            collectstatic(base_env, args.baseline.resolve())
             baseline_env = {
                 **base_env,
                 "DATABASE_URL": postgres.app_database("bench_before", base_env, args.baseline.resolve()),

@@ -33,8 +33,10 @@ def database_from_url(
         options["pool"] = {
             # All opened at the worker's first query: a pool that grew on demand, one connection at a
             # time from a thread competing with 16 busy ones, made writes wait past the 0.5 s below.
-            "min_size": pool_size,
-            "max_size": pool_size,
+            # One more than the requests share: the process holds it to read the list's version
+            # (mc_tasklist/connections.py, HeldConnection).
+            "min_size": pool_size + 1,
+            "max_size": pool_size + 1,
             "timeout": 0.5,
             # The pool retries a failed connection with a growing back-off; giving up after a second
             # lets the next request start again at once, so a restarted database is not waited for.

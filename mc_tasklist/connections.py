@@ -1,12 +1,13 @@
-"""Database connections for requests: each wait on the server has a deadline, and a connection is
-given back to the worker's pool while its thread waits on something else."""
+"""Database connections for requests: each wait on the server has a deadline, a connection is given
+back to the worker's pool while its thread waits on something else, and one is held for the statement
+a process runs most often."""
 
 import contextlib
 import contextvars
 
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 
 # A shorter deadline than settings.DATABASE_QUERY_TIMEOUT for the statements of one block of code.
 _shorter_timeout = contextvars.ContextVar("shorter_timeout", default=None)
@@ -52,3 +53,39 @@ def give_back() -> None:
     """
     if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:
         connection.close()
+
+
+class HeldConnection:
+    """One of the worker's pooled connections, taken once and kept, for a small statement run very often.
+
+    The list's version is read by every process up to 200 times a second (caching/list_version.py).
+    Through the pool each read checked a connection out, had the pool check it with a round trip of
+    its own, ran the query through Django's cursor and gave it back: 328 µs of CPU and 561 µs of wall
+    time, single-threaded, against 132 and 276 µs on a held connection. The pool keeps one connection
+    more for it (django_tasklist/database.py); one that fails goes back to the pool, which replaces it
+    in the background, so no request waits for a connect to a hung server. Without a pool (SQLite in
+    development, DATABASE_POOL_SIZE=0) the thread's own connection is used.
+    """
+
+    def __init__(self):
+        self._held = None
+
+    def fetchone(self, sql: str) -> tuple | None:
+        pool = getattr(connection, "pool", None)
+        if pool is None:
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+                return cursor.fetchone()
+        try:
+            if self._held is None:
+                pool.open()  # as Django does before its first connection
+                self._held = pool.getconn()
+            return self._held.execute(sql).fetchone()
+        except psycopg.Error as error:
+            self._give_back(pool)
+            raise OperationalError(str(error)) from error
+
+    def _give_back(self, pool) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            pool.putconn(held)  # a broken one is discarded and replaced by the pool

@@ -8,7 +8,8 @@ test_csrf_tokens.py holds this module to Django's own functions, so that a
 Django upgrade that changes the scheme fails a test, not the visitors' forms.
 
 Django draws its random strings one character at a time (``get_random_string``);
-here the mask and a new secret come from one ``os.urandom`` call each.
+here the mask and a new secret come from one ``os.urandom`` call each, turned into
+characters by one ``bytes.translate``.
 """
 
 import os
@@ -21,16 +22,17 @@ from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
 _CHAR_INDEX = {char: index for index, char in enumerate(CSRF_ALLOWED_CHARS)}
 # Random bytes at or above this are dropped, so that every character is equally likely.
 _UNBIASED_BELOW = 256 - 256 % len(CSRF_ALLOWED_CHARS)
+_TO_CHARACTER = bytes(ord(CSRF_ALLOWED_CHARS[byte % len(CSRF_ALLOWED_CHARS)]) for byte in range(256))
+_BIASED = bytes(range(_UNBIASED_BELOW, 256))
 
 
 def random_string() -> str:
     """CSRF_SECRET_LENGTH characters of CSRF_ALLOWED_CHARS, uniformly from the OS's random source."""
-    chosen: list[str] = []
+    chosen = b""
     while len(chosen) < CSRF_SECRET_LENGTH:
-        chosen += [
-            CSRF_ALLOWED_CHARS[byte % len(CSRF_ALLOWED_CHARS)] for byte in os.urandom(48) if byte < _UNBIASED_BELOW
-        ]
-    return "".join(chosen[:CSRF_SECRET_LENGTH])
+        # Each byte below _UNBIASED_BELOW to its character, the others dropped: in C, not a loop a byte at a time.
+        chosen += os.urandom(48).translate(_TO_CHARACTER, _BIASED)
+    return chosen[:CSRF_SECRET_LENGTH].decode("ascii")
 
 
 def masked_token(secret: str) -> str:

@@ -5,7 +5,7 @@ import time
 from django.conf import settings
 from django.db import connection
 
-from mc_tasklist import paging, stats
+from mc_tasklist import connections, paging, stats
 from mc_tasklist.models import Task, TaskCount
 from mc_tasklist.paging import PageElsewhere, PageRef
 
@@ -88,14 +88,14 @@ def _first_page_with_version(limit: int) -> tuple[int, int, list[dict]]:
 def list_versions() -> tuple[int, int]:
     """The list's version and the older pages' (models.TaskCount): one primary-key read.
 
-    Read on most requests (caching/list_version.py), so without the ORM's query building.
+    Read by every process at most once per TASKLIST_VERSION_WINDOW (caching/list_version.py), on a
+    connection held for it and without the ORM's query building.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_VERSIONS_SQL)
-        return cursor.fetchone() or (0, 0)  # no row yet: nothing was ever written
+    return _versions_connection.fetchone(_VERSIONS_SQL) or (0, 0)  # no row yet: nothing was ever written
 
 
 _VERSIONS_SQL = f"SELECT version, older_pages FROM {TaskCount._meta.db_table} WHERE id = 1"
+_versions_connection = connections.HeldConnection()
 
 
 def task_count() -> int:

@@ -83,11 +83,11 @@ def migrate(env: dict[str, str], repo: Path = REPO) -> None:
     )
 
 
-def collectstatic(env: dict[str, str]) -> None:
+def collectstatic(env: dict[str, str], repo: Path = REPO) -> None:
     """Production settings serve static files from the collected manifest; without it every page fails."""
     subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=REPO,
+        [str(_python(repo)), "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=repo,
         env={**os.environ, **env},
         check=True,
     )

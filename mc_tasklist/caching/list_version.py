@@ -96,8 +96,6 @@ class ListVersions:
                 self._database_answered = False
                 self._outage.failed(error)
                 return self._without_database()
-            finally:
-                connections.give_back()
             self._database_answered = True
             self._outage.succeeded()
             self._reading = _Reading(versions, started)
