@@ -5,20 +5,11 @@ The whole of correctness, in two lines (docs/caching.md explains them):
     An entry is served only for the version the database held less than a window ago;
     a write answers a window after its commit.
 
-The version is models.TaskCount's, moved by every write in commit order; the
-window is TASKLIST_VERSION_WINDOW (5 ms). So a read that starts after a write's
-answer uses a version read after that commit, whatever the cache holds, on any
-process of any instance.
-
-Three layers nest like the tutorial's Russian dolls; each can be switched off
-with TASKLIST_CACHE_LAYERS:
-
-* ``query``: one page of the task list as plain values, with its version;
-* ``fragment``: each task's rendered row, under a key made from the task's
-  content, so a changed task or a reused id can never show an old row;
-* ``page``: the whole page with its version, rendered without any visitor's CSRF
-  token (see mc_tasklist/rendering.py), so one entry serves every visitor; each
-  process keeps a copy of the pages it served, by version.
+The version is models.TaskCount's, moved by every write in commit order; the window is
+TASKLIST_VERSION_WINDOW (5 ms). Three layers nest like the tutorial's Russian dolls (TASKLIST_CACHE_LAYERS):
+``query`` (a page of the list as plain values, with its version), ``fragment`` (each task's row, keyed by
+its content) and ``page`` (the whole page with its version, without any visitor's CSRF token; each process
+keeps a copy of the pages it served, by version).
 
 The modules:
 

@@ -1,16 +1,9 @@
 """The list's versions this process trusts: read from the database at most once per window.
 
-Every cached list and page is named (or stamped) with the version it shows, and
-served only for the version this module gives. The version comes from the
-database (models.TaskCount, kept in commit order by triggers), read less than
-TASKLIST_VERSION_WINDOW before it is used; every write answers no sooner than
-that window after its commit (invalidation.py). So a read that starts after a
-write's answer uses a version read after that write's commit, whichever process
-serves it. Each process measures only its own durations, on its monotonic clock,
-from the moment before it sends the query: no clock is shared.
-
-When the database does not answer, the version is the newest one a writer
-published in the cache before its answer, or else this process's newest.
+Read less than TASKLIST_VERSION_WINDOW before use (timed from before the query is sent, on this process's
+monotonic clock), while every write answers a window after its commit (invalidation.py): so a read that
+starts after a write's answer uses a version read after its commit, in any process. Without the database,
+the newest versions a writer published in the cache before its answer, or else this process's newest.
 """
 
 import logging
@@ -29,10 +22,10 @@ from mc_tasklist.paging import FIRST, PageRef
 
 logger = logging.getLogger(__name__)
 
-# A read of the versions that takes longer is given up, and the database treated as down: reads then go on
-# from the cache (with the pool's wait for a connection, under the 1 s a read may take in an outage).
+# A read that takes longer is given up and the database treated as down (with the pool's 0.5 s wait when
+# the held connection is replaced, under the 1 s a read may take in an outage).
 READ_TIMEOUT_SECONDS = 0.15
-# How long after a failed read this process asks the cache instead of trying the database again.
+# How long after a failed read this process asks the cache instead of the database.
 DATABASE_RETRY_SECONDS = 1.0
 
 

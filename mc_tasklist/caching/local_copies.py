@@ -6,13 +6,8 @@ from collections.abc import Hashable
 
 
 class LocalCopies:
-    """Entries by key, bounded; the least recently used go first.
-
-    Only for entries whose key says exactly what they hold: a row's key names its
-    content (keys.fragment_key), a page's names the version it shows
-    (read_through.py). Then a copy here is never stale, and keeping it saves the
-    round trip to memcached: a warm page hit becomes a dictionary look-up.
-    """
+    """Entries by key, bounded, the least recently used going first; only for keys that say exactly what they
+    hold (a row's names its content, a page's the version it shows), so a copy is never stale."""
 
     def __init__(self, size: int):
         self.size = size
@@ -46,8 +41,7 @@ class LocalCopies:
             self._entries.clear()
 
 
-# One of each per process. Rows: a write under ``update`` rebuilds the first page, and a quarter of its
-# time went to reading its 50 rows. Pages: a few versions of the first page and the older pages being read
-# (about 25 KB each).
+# One of each per process. Rows: a quarter of a write's rebuild of the first page went to reading its 50
+# rows. Pages (about 25 KB each): a warm hit is a dictionary look-up instead of a memcached round trip.
 recent_rows = LocalCopies(2000)
 served_pages = LocalCopies(64)

@@ -1,10 +1,8 @@
 """A request's reads of the task list: from this process's copy, from memcached, or filled under a lease.
 
-Every list and page entry carries the version it shows, and is served only for
-the version this request trusts (list_version.py). Under ``version`` and
-``update`` the key names the version; under ``delete`` the key is fixed and the
-entry's stamp is compared. Under ``expire`` no version is read: entries live
-their TTL.
+Every list and page entry carries the version it shows and is served only for the version this request
+trusts (list_version.py): under ``version`` and ``update`` the key names it, under ``delete`` the entry's
+stamp is compared; under ``expire`` no version is read and entries live their TTL.
 """
 
 import logging
@@ -23,13 +21,10 @@ from mc_tasklist.caching.list_version import Versions, list_versions
 from mc_tasklist.caching.local_copies import recent_rows, served_pages
 from mc_tasklist.paging import FIRST, PageRef
 
-# How often a request waiting for another process's fill looks for the value: each look is
-# one small get, and a page renders in a few milliseconds.
+# How often a request waiting for another's fill looks for it: a small get, and a page renders in milliseconds.
 STAMPEDE_POLL_SECONDS = 0.005
-# How much longer than the query itself a reader waits for another process's
-# fill before it stops waiting and queries too. The filler may be gone: killed,
-# or cut off from the cache with its placeholder left there until the lease
-# expires (seconds), which would hold every reader for that long.
+# How much longer than the query a reader waits for another's fill: the filler may be gone (killed, or cut
+# off from the cache with its placeholder left until the lease expires, which would hold every reader).
 FILL_WAIT_MARGIN_SECONDS = 0.3
 # What every task in a cached list has (selectors.task_page): rendering needs each.
 TASK_FIELDS = frozenset({"id", "name", "created_at"})
@@ -38,12 +33,8 @@ logger = logging.getLogger(__name__)
 
 
 class TaskListCache:
-    """The cached pieces of the task list page, for one request.
-
-    ``served`` records how each layer answered (hit, miss, off; ``page=process-hit``:
-    from this process's copy) and ``cache_seconds`` the time spent waiting for the
-    cache, for the response's X-Cache header and the request log line.
-    """
+    """The cached pieces of the task list page, for one request. ``served`` (how each layer answered) and
+    ``cache_seconds`` (time spent waiting for the cache) go to X-Cache and the request log line."""
 
     def __init__(self):
         self.layers = settings.TASKLIST_CACHE_LAYERS
@@ -75,7 +66,7 @@ class TaskListCache:
         return make_key(page, None if self.strategy == "delete" else wanted), wanted
 
     def tasks(self, page: PageRef, load: Callable[[PageRef], dict]) -> dict:
-        """One page of the list, newest first, as selectors.task_page gives it."""
+        """One page of the list, as selectors.task_page gives it."""
         key, wanted = self._entry(keys.tasks_key, page)
         data = self._fetch("query", key, wanted, lambda: load(page), _is_task_page, _version_of_list)
         self._list_versions[page] = data.get("version")
@@ -97,11 +88,8 @@ class TaskListCache:
         return body
 
     def cached_page(self, page: PageRef) -> bytes | None:
-        """The page from this process's copy or the cache (a hit, counted), else None; nothing is filled.
-
-        For the fast path (mc_tasklist/page_hits.py): on None the request goes the whole
-        way through Django, which counts the miss and fills the entry.
-        """
+        """The page from this process's copy or the cache (a hit, counted), else None (the fast path,
+        page_hits.py: the request then goes through Django, which counts the miss and fills the entry)."""
         if "page" not in self.layers:
             return None
         key, wanted = self._entry(keys.page_key, page)
@@ -126,9 +114,8 @@ class TaskListCache:
         return body
 
     def store_first_page(self, data: dict, render: Callable[[dict], str]) -> None:
-        """After a write (the ``update`` strategy): the first page of ``data``'s version, read after the
-        write's commit, stored under that version, so that no reader of it misses. A reader's fill of the
-        same entry is replaced, which voids its lease: both hold the same list."""
+        """After a write under ``update``: the first page of ``data``'s version stored under it, so that its
+        readers do not miss (a reader's fill of it is replaced, voiding its lease: both hold the same list)."""
         version = data["version"]
         if "page" in self.layers:
             body = render(data).encode()
@@ -177,9 +164,7 @@ class TaskListCache:
                 self.served[layer] = "newer"
                 stats.record(f"{layer}_miss")
                 return compute()
-            # Older (under ``delete``, whose keys name no version; its writer's delete did not reach the server):
-            # a miss, and removed, so that it can be filled.
-            value = None
+            value = None  # Older (``delete``, its writer's delete lost): a miss, removed so that it is filled.
             with self._waiting_for_cache():
                 cache.delete(key)
         outcome = "miss" if value is None else "hit"  # An empty list is a hit too.
@@ -188,11 +173,7 @@ class TaskListCache:
         return value if value is not None else self._fill(key, wanted, compute, valid, version_of)
 
     def _get(self, key: str, valid: Callable[[object], bool]):
-        """The entry, or None. One of the wrong shape is removed, so that it can be filled again.
-
-        The cache returns only values this app signed (django-sasl-memcached's values.py),
-        but a value copied from one key to another is still signed.
-        """
+        """The entry, or None; one of the wrong shape (a signed value copied from another key) is removed."""
         with self._waiting_for_cache():
             value = cache.get(key)
             if value is None or valid(value):
@@ -202,11 +183,8 @@ class TaskListCache:
         return None
 
     def _fill(self, key: str, wanted: int | None, compute: Callable, valid, version_of):
-        """Compute a missing entry and store it, unless another process is already at it.
-
-        Then wait for that process's value instead of computing it too: a burst
-        of requests on a cold cache runs the expensive query once, not once each.
-        """
+        """Compute a missing entry and store it, unless another process is at it: then wait for its value,
+        so that a burst on a cold cache runs the expensive query once."""
         if self._stop_waiting_at is None:
             # One budget for the request: the page's fill and the list's fill inside it would otherwise each wait.
             self._stop_waiting_at = time.monotonic() + settings.TASKLIST_QUERY_DELAY + FILL_WAIT_MARGIN_SECONDS
@@ -219,9 +197,7 @@ class TaskListCache:
             if lease is not None:
                 try:
                     value = compute()
-                except BaseException:
-                    # The database failed us: give the entry back at once, so that the
-                    # readers waiting for it stop waiting now, not when their budget ends.
+                except BaseException:  # the database failed: the waiters stop waiting now, not at their budget's end
                     with self._waiting_for_cache():
                         cache.delete(key)
                     raise
@@ -241,10 +217,8 @@ class TaskListCache:
                 return value if _shows(version_of(value), wanted) else compute()
 
     def _belongs_under(self, key: str, wanted: int | None, version: int | None) -> bool:
-        """Whether an entry showing ``version`` may be stored under ``key`` (read for ``wanted``)."""
-        if wanted is None:
-            return True  # expire: any entry, for its TTL
-        return version == wanted or (self.strategy == "delete" and version is not None)
+        """Whether an entry showing ``version`` may be stored under ``key``, read for ``wanted`` (None: expire)."""
+        return wanted is None or version == wanted or (self.strategy == "delete" and version is not None)
 
 
 def _shows(version: int | None, wanted: int | None) -> bool:
@@ -261,11 +235,11 @@ def _version_of_page(value) -> int | None:
 
 
 def _is_page(value) -> bool:
-    """(version of the list it shows, or None; the page's HTML)."""
+    """(the version it shows, or None; the page's HTML)."""
     return (
         isinstance(value, tuple)
         and len(value) == 2
-        and (value[0] is None or isinstance(value[0], int))
+        and isinstance(value[0], int | None)
         and isinstance(value[1], bytes)
     )
 
