@@ -53,6 +53,8 @@ def main(argv=None) -> int:
     if not chosen:
         parser.error(f"no scenario's name contains {args.only!r}")
     report = "quick" if args.quick else "full"
+    if args.strategy != "update":
+        report += f".{args.strategy}"  # beside the default's report, not over it
     missed_runs = 0
     for attempt in range(args.repeat):
         results = run(
