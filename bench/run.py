@@ -145,8 +145,9 @@ def main(argv=None) -> int:
                 warm_up(target)
                 target.rounds.append(run_wrk(target, duration, args.connections))
 
+        # Written now: the measures below take minutes more, and the rounds are what a side-by-side run is for.
+        write_rounds(target_rows(targets), {**vars(args), "baseline": str(args.baseline)}, RESULTS)
         if args.only_rounds:
-            write_rounds(target_rows(targets), {**vars(args), "baseline": str(args.baseline)}, RESULTS)
             return 0
         print("The tutorial's staleness across workers ...", flush=True)
         tutorial_staleness = measures.tutorial_staleness(next(t for t in reads if t.env == TUTORIAL))

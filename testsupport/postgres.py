@@ -88,7 +88,7 @@ class OwnPostgres:
 
     def start_server(self) -> None:
         """Start the server on its data directory (again, after stop_server)."""
-        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=400"
         self._run(
             str(self.bin / "pg_ctl"),
             "-D",
