@@ -79,9 +79,10 @@ class HeldConnection:
         try:
             if self._held is None:
                 pool.open()  # as Django does before its first connection
-                self._held = pool.getconn()
+                # No longer than a statement may take: the pool replaces broken connections in the background.
+                self._held = pool.getconn(_shorter_timeout.get() or settings.DATABASE_QUERY_TIMEOUT)
             return self._held.execute(sql).fetchone()
-        except psycopg.Error as error:
+        except psycopg.Error as error:  # the pool's timeout is one too
             self._give_back(pool)
             raise OperationalError(str(error)) from error
 

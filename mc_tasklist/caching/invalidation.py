@@ -51,9 +51,12 @@ def _after_commit(refresh: Refresh | None) -> None:
     try:
         _bring_cache_forward(refresh)
     except DatabaseError as error:
-        # The write stands; readers find its version in the database as soon as it answers again.
-        logger.warning("could not read the list back after a write: %s", error)
-    connections.give_back()  # not held through the wait
+        # The database went away between the commit and the read of its version: unpublished, the write
+        # might not be shown while it is away, so it is not acknowledged either (the 503 page; it stands).
+        logger.warning("a write committed, but the list could not be read back: %s", error)
+        raise
+    finally:
+        connections.give_back()  # not held through the wait
     # The commit wait: a read that starts after this write's answer trusts no version read before its commit.
     time.sleep(max(0.0, committed + settings.TASKLIST_VERSION_WINDOW - time.monotonic()))
 

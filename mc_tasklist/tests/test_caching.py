@@ -12,10 +12,11 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.db import OperationalError
 from django.test import Client
 from sasl_memcached import CACHE_UNAVAILABLE
 
-from mc_tasklist import services, stats
+from mc_tasklist import selectors, services, stats
 from mc_tasklist.caching import keys
 from mc_tasklist.caching.keys import STRATEGIES
 from mc_tasklist.caching.list_version import list_versions
@@ -24,6 +25,7 @@ from mc_tasklist.caching.read_through import FILL_WAIT_MARGIN_SECONDS, TaskListC
 from mc_tasklist.models import Task
 from mc_tasklist.paging import FIRST
 from mc_tasklist.selectors import task_page
+from mc_tasklist.tests.browsing import Browser
 from testsupport.pages import task_names
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -225,6 +227,23 @@ def test_an_entry_for_another_version_is_never_served(cache_setup, strategy):
     response = Client().get("/")
     assert names(response) == ["Current"]
     assert response["X-Cache"].startswith("page=miss")
+
+
+@pytest.mark.parametrize("strategy", FRESH_AT_ONCE)
+def test_a_write_whose_version_cannot_be_read_back_is_not_acknowledged(cache_setup, monkeypatch, strategy):
+    """The database goes away between the commit and the read of the new version: nothing is published for
+    readers while it is away, so the writer gets the 503 page, not the redirect that says it is done."""
+    cache_setup(invalidation=strategy)
+    browser = Browser(raise_request_exception=False)  # as a server answers: the error page
+    token = browser.token()
+
+    def database_gone():
+        raise OperationalError("the database went away after the commit")
+
+    monkeypatch.setattr(selectors, "list_versions", database_gone)
+    response = browser.post("/add", {"csrfmiddlewaretoken": token, "name": "Committed, not acknowledged"})
+    assert response.status_code == 503
+    assert Task.objects.filter(name="Committed, not acknowledged").exists(), "the write stands"
 
 
 def test_expire_serves_the_old_list_until_the_ttl_ends(cache_setup):
