@@ -54,7 +54,7 @@ def main(argv=None) -> int:
         parser.error(f"no scenario's name contains {args.only!r}")
     report = "quick" if args.quick else "full"
     if args.strategy != "update":
-        report += f".{args.strategy}"  # beside the default's report, not over it
+        report += f"_{args.strategy}"  # beside the default's report, not over it (with_suffix would eat ".delete")
     missed_runs = 0
     for attempt in range(args.repeat):
         results = run(
