@@ -60,8 +60,16 @@ logger = logging.getLogger(__name__)
 
 # Set per response, never replayed.
 PER_RESPONSE_HEADERS = frozenset({"set-cookie", "content-length", "x-cache", "date", "expires"})
-# The request's parts that Django's host and scheme checks read: their verdicts are remembered by these.
-JUDGED_BY = ("HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme", "HTTP_X_FORWARDED_PROTO")
+# The request's parts that Django's host and scheme checks read (with SECURE_PROXY_SSL_HEADER's header):
+# their verdicts are remembered by these.
+JUDGED_BY = (
+    "HTTP_HOST",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "wsgi.url_scheme",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PORT",
+)
 # Distinct verdicts kept; more (someone sending random Host headers) start the memory again.
 MAX_VERDICTS = 256
 
@@ -122,7 +130,8 @@ class CachedPageHits:
         Both depend on the request's JUDGED_BY parts and the settings alone, so Django judges each
         combination once (through a WSGIRequest, as its middleware would) and the verdict is remembered.
         """
-        judged_by = tuple(environ.get(name) for name in JUDGED_BY)
+        proxy_ssl_header = settings.SECURE_PROXY_SSL_HEADER[0] if settings.SECURE_PROXY_SSL_HEADER else None
+        judged_by = (*(environ.get(name) for name in JUDGED_BY), environ.get(proxy_ssl_header))
         if judged_by not in self._verdicts:
             if len(self._verdicts) >= MAX_VERDICTS:
                 self._verdicts.clear()
