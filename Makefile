@@ -33,8 +33,11 @@ $(VENV)/.installed: $(VENV)/.runtime-installed requirements-dev.txt
 
 install: $(VENV)/.installed
 
+# Installed means dpkg's "install ok installed": `dpkg -s` also succeeds for a package removed with its
+# configuration left ("deinstall ok config-files"), whose programs are gone.
 system-packages:
-	@missing=$$(for package in $(SYSTEM_PACKAGES); do dpkg -s $$package >/dev/null 2>&1 || echo $$package; done); \
+	@missing=$$(for package in $(SYSTEM_PACKAGES); do \
+		[ "$$(dpkg-query -W -f='$${Status}' $$package 2>/dev/null)" = "install ok installed" ] || echo $$package; done); \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
