@@ -26,12 +26,17 @@ class DeadlineConnection(psycopg.Connection):
     def wait(self, gen, interval=0.1, timeout=None):
         try:
             if timeout is None:
-                timeout = _shorter_timeout.get() or settings.DATABASE_QUERY_TIMEOUT
+                timeout = _statement_timeout()
             return super().wait(gen, interval, timeout)
         except psycopg.OperationalError:
             if self.pgconn.transaction_status == psycopg.pq.TransactionStatus.ACTIVE:
                 self.pgconn.finish()  # a statement in flight that will never be answered
             raise
+
+
+def _statement_timeout() -> float:
+    """How long the statement about to run may wait for the server."""
+    return _shorter_timeout.get() or settings.DATABASE_QUERY_TIMEOUT
 
 
 @contextlib.contextmanager
@@ -80,7 +85,7 @@ class HeldConnection:
             if self._held is None:
                 pool.open()  # as Django does before its first connection
                 # No longer than a statement may take: the pool replaces broken connections in the background.
-                self._held = pool.getconn(_shorter_timeout.get() or settings.DATABASE_QUERY_TIMEOUT)
+                self._held = pool.getconn(_statement_timeout())
             return self._held.execute(sql).fetchone()
         except psycopg.Error as error:  # the pool's timeout is one too
             self._give_back(pool)

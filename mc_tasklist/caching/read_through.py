@@ -43,7 +43,7 @@ class TaskListCache:
         self.served: dict[str, str] = {}
         self.cache_seconds = 0.0
         self._stop_waiting_at: float | None = None
-        self._list_versions: dict[PageRef, int | None] = {}
+        self._shown_versions: dict[PageRef, int | None] = {}  # the version of each page's list, as read
 
     @contextmanager
     def _waiting_for_cache(self):
@@ -69,7 +69,7 @@ class TaskListCache:
         """One page of the list, as selectors.task_page gives it."""
         key, wanted = self._entry(keys.tasks_key, page)
         data = self._fetch("query", key, wanted, lambda: load(page), _is_task_page, _version_of_list)
-        self._list_versions[page] = data.get("version")
+        self._shown_versions[page] = data.get("version")
         return data
 
     def page(self, page: PageRef, render: Callable[[], str]) -> bytes:
@@ -81,7 +81,7 @@ class TaskListCache:
 
         def compute():
             body = render().encode()  # reads the list, and so learns its version
-            return (self._list_versions.get(page), body)
+            return (self._shown_versions.get(page), body)
 
         version, body = self._fetch("page", key, wanted, compute, _is_page, _version_of_page)
         self._keep_copy(key, wanted, version, body)
