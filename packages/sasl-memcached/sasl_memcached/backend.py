@@ -30,7 +30,7 @@ from django.utils.functional import cached_property
 
 from sasl_memcached.leases import CACHE_UNAVAILABLE, LEASE_MARKER
 from sasl_memcached.protocol import CacheServerError, Client, ServerBackingOff, ServerConnection
-from sasl_memcached.values import UNTRUSTED, ValueCodec, signing_key
+from sasl_memcached.values import UNTRUSTED, Unreadable, ValueCodec, signing_key
 
 logger = logging.getLogger("sasl_memcached")
 
@@ -105,8 +105,9 @@ class BinaryMemcachedCache(BaseMemcachedCache):
     def get(self, key, default=None, version=None):
         safe_key = self.make_and_validate_key(key, version=version)
         found, value = self._lookup(safe_key)
-        if value is UNTRUSTED:
-            _log_untrusted([safe_key])
+        if isinstance(value, Unreadable):
+            if value is UNTRUSTED:
+                _log_untrusted([safe_key])
             return default
         # A stored None is a value (Django's contract); a lease placeholder is not.
         return value if found and value != LEASE_MARKER else default
@@ -120,7 +121,9 @@ class BinaryMemcachedCache(BaseMemcachedCache):
         found = super().get_many(keys, version=version)
         if untrusted := [key for key, value in found.items() if value is UNTRUSTED]:
             _log_untrusted([self.make_key(key, version=version) for key in untrusted])
-        return {key: value for key, value in found.items() if value != LEASE_MARKER and value is not UNTRUSTED}
+        return {
+            key: value for key, value in found.items() if value != LEASE_MARKER and not isinstance(value, Unreadable)
+        }
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         safe_key = self.make_and_validate_key(key, version=version)
@@ -229,7 +232,7 @@ class BinaryMemcachedCache(BaseMemcachedCache):
             current, cas = server.get(key)
             if cas is None:
                 stored = self._cache.add(key, value, expiry)
-            elif current is not LEASE_MARKER and current is not UNTRUSTED and keep(current):
+            elif current is not LEASE_MARKER and not isinstance(current, Unreadable) and keep(current):
                 return True
             else:
                 stored = self._cache.cas(key, value, cas, expiry)

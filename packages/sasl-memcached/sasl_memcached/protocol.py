@@ -9,7 +9,9 @@ nowhere else (requirements.txt pins it).
 
 import logging
 import os
+import socket
 import struct
+import sys
 import weakref
 from datetime import datetime, timedelta
 
@@ -27,6 +29,8 @@ _INCR_EXTRAS = struct.Struct("!QQL")
 _NO_AUTO_CREATE = 0xFFFFFFFF
 # The binary protocol's "incr/decr on a non-numeric value".
 _STATUS_NOT_A_NUMBER = 0x06
+# What one recv asks for: a page-sized value, or a get_many's replies, arrive in one call.
+_RECEIVE_SIZE = 256 * 1024
 
 
 class CacheServerError(Exception):
@@ -36,6 +40,9 @@ class CacheServerError(Exception):
 class ServerBackingOff(CacheServerError):
     """The server failed recently and is skipped until its retry delay has passed."""
 
+
+# Linux's SO_RCVTIMEO takes a struct timeval; elsewhere Python's own timeout stays.
+_KERNEL_TIMEOUTS = sys.platform == "linux"
 
 _all_connections: "weakref.WeakSet[ServerConnection]" = weakref.WeakSet()
 
@@ -49,9 +56,24 @@ def _forget_inherited_connections() -> None:
     """
     for server in list(_all_connections):
         server.connection = None
+        server._received.clear()
 
 
 os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
+def _let_the_kernel_time_out(connection: socket.socket, seconds: float) -> None:
+    """Bound each send and receive in the kernel (SO_SNDTIMEO, SO_RCVTIMEO) on a blocking socket.
+
+    A Python socket with a timeout polls before every send and every receive: four system calls
+    a command where two do. A receive that times out raises BlockingIOError (an OSError), as a
+    Python timeout raises TimeoutError: the connection is dropped and the server backed off alike.
+    Not for TLS: Python's ssl module retries a read that times out on a blocking socket, forever.
+    """
+    timeval = struct.pack("@ll", int(seconds), int(seconds % 1 * 1_000_000))
+    connection.settimeout(None)
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
 
 
 class ServerConnection(Protocol):
@@ -61,6 +83,8 @@ class ServerConnection(Protocol):
         super().__init__(*args, **kwargs)
         self.set_retry_delay(retry_delay)
         self.codec = codec
+        # What the server sent that no reply has consumed yet (per thread, as the connection is).
+        self._received = bytearray()
         _all_connections.add(self)
 
     # Every value bmemcached stores or reads passes through these two.
@@ -72,9 +96,41 @@ class ServerConnection(Protocol):
         # exception half-way would leave the rest of them in the socket.
         return self.codec.decode(value, flags)
 
+    def _read_socket(self, size: int) -> bytes:
+        """The next ``size`` bytes from the server.
+
+        bmemcached asks the socket for the header, then for the body: two
+        ``recv`` calls a reply, twenty for a ``get_many`` of ten. Here one
+        ``recv`` takes whatever the server has sent, and the replies are cut
+        from it: a reply that arrived whole costs one call.
+        """
+        received = self._received
+        while len(received) < size:
+            data = self.connection.recv(_RECEIVE_SIZE)
+            if not data:
+                raise OSError(f"{self.server} closed the connection")
+            received += data
+        if len(received) == size:
+            reply = bytes(received)
+            received.clear()
+        else:
+            with memoryview(received) as view:
+                reply = bytes(view[:size])
+            del received[:size]
+        return reply
+
+    def disconnect(self):
+        super().disconnect()
+        # Half a reply from the dropped connection must never be read as the start of the next one.
+        self._received.clear()
+
     def _open_connection(self):
+        if self.connection is not None:
+            return
         try:
             super()._open_connection()
+            if self.connection is not None and self.socket_timeout and _KERNEL_TIMEOUTS and not self.tls_context:
+                _let_the_kernel_time_out(self.connection, self.socket_timeout)
         except MemcachedException:
             # Bad credentials: drop the half-open connection and back off like
             # for any other failure, instead of retrying on every call.
@@ -186,6 +242,12 @@ class Client(DistributedClient):
             )
             for server in servers
         ]
+
+    def _get_server(self, key):
+        # Most deployments name one server (a MemCachier cache is one address): no ring to ask.
+        if len(self._servers) == 1:
+            return self._servers[0]
+        return super()._get_server(key)
 
     def server_for(self, key: str) -> ServerConnection:
         return self._get_server(key)

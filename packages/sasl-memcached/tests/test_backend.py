@@ -5,6 +5,7 @@ against LocMemLeaseCache, the development cache, so both behave the same.
 """
 
 import os
+import threading
 import time
 
 import pytest
@@ -303,3 +304,57 @@ def test_processes_forked_after_the_cache_was_used_do_not_share_its_connection(m
         child.join(60)
     assert [queue.get(timeout=5) for _ in children] == [0, 0, 0]
     assert wrong_here == 0
+
+
+def two_timed_misses_once_hung(cache, server: SaslMemcached) -> list[float]:
+    """Seconds each of two gets takes to come back a miss once the server hangs under a connection
+    that is open and logged in; fails, rather than hangs, if they wait over 10 s.
+
+    One thread does it all: connections, and their back-off, are per thread.
+    """
+    seconds = []
+
+    def read_twice():
+        cache.set("key", "value")
+        server.pause()
+        for _ in range(2):
+            started = time.monotonic()
+            assert cache.get("key", "miss") == "miss"
+            seconds.append(time.monotonic() - started)
+
+    reader = threading.Thread(target=read_twice, daemon=True)
+    reader.start()
+    reader.join(10)
+    assert len(seconds) == 2, f"the gets waited over 10 s on a hung server: {seconds}"
+    return seconds
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_a_hung_server_costs_one_read_its_socket_timeout_then_nothing_until_it_answers(tls):
+    """Each send and receive is bounded (by the kernel, on Linux); the server is then skipped for retry_delay."""
+    server = SaslMemcached(tls=tls).start()
+    try:
+        tls_options = {"tls": True, "tls_ca_file": str(server.certificate)} if tls else {}
+        cache = memcached_backend(server.server, server.username, server.password, retry_delay=1, **tls_options)
+        first, second = two_timed_misses_once_hung(cache, server)
+        # 0.2 s is the default socket timeout; the upper bounds leave a busy machine its margin.
+        assert 0.15 <= first < 2, first
+        assert second < 0.1, second
+        server.resume()
+        time.sleep(1.1)
+        assert cache.get("key") == "value", "used again once the retry delay has passed"
+    finally:
+        server.cleanup()
+
+
+def test_replies_cut_from_one_receive_stay_in_step(memcached):
+    """A get_many's replies, and a page-sized value's header and body, arrive in one receive and are
+    cut from it; what one command leaves in the buffer is the start of the next one's reply."""
+    cache = memcached_backend(memcached.server, memcached.username, memcached.password)
+    page = "".join(f"<li>{n}</li>" for n in range(20_000))  # larger than one receive
+    cache.set_many({f"step-{n}": n * "x" for n in range(50)})
+    cache.set("page", page)
+    for _ in range(3):
+        assert cache.get_many([f"step-{n}" for n in range(50)]) == {f"step-{n}": n * "x" for n in range(50)}
+        assert cache.get("page") == page
+        assert cache.get("step-7") == "xxxxxxx"

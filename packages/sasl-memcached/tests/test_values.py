@@ -11,6 +11,7 @@ import uuid
 import zlib
 
 import pytest
+import zstandard
 
 from sasl_memcached import values
 from sasl_memcached.backend import BinaryMemcachedCache
@@ -116,4 +117,22 @@ def test_only_a_plain_decimal_number_is_read_as_one(stored):
 
 def test_a_value_too_short_to_hold_a_signature_is_a_miss():
     assert codec().decode(b"", values.SIGNED_PICKLE) is UNTRUSTED
-    assert codec().decode(zlib.compress(pickle.dumps("x")), values.SIGNED_PICKLE | values.COMPRESSED) is UNTRUSTED
+    unsigned = zstandard.ZstdCompressor().compress(pickle.dumps("x"))
+    assert codec().decode(unsigned, values.SIGNED_PICKLE | values.COMPRESSED) is UNTRUSTED
+
+
+def test_a_value_an_earlier_release_wrote_is_a_miss_without_a_warning(memcached, caplog):
+    """2.0 signed with HMAC-SHA256 and compressed with zlib, under flag bits 8 and 9."""
+    cache = app_cache(memcached)
+    earlier = {"small": (1 << 8, b"s" * 32 + pickle.dumps("x")), "large": (3 << 8, b"s" * 32 + zlib.compress(b"x"))}
+    with memcached.client() as planter:
+        for name, (flags, stored) in earlier.items():
+            for server in planter.servers:  # stores these flags and bytes as they are
+                server.serialize = lambda value, compress_level=-1, written=(flags, stored): written
+            planter.set(f":1:{name}", "ignored")
+    with caplog.at_level("WARNING", logger="sasl_memcached"):
+        assert cache.get("small", "miss") == cache.get("large", "miss") == "miss"
+        assert cache.get_many(["small", "large"]) == {}
+    assert caplog.records == []
+    cache.set("small", "refilled")
+    assert cache.get("small") == "refilled"
