@@ -1,14 +1,33 @@
-"""This package beside django-bmemcached 0.3.0 (the tutorial's) and Django's own PyMemcacheCache, in one run.
+"""This package beside django-bmemcached (the tutorial's), Django's PyLibMCCache and Django's PyMemcacheCache.
 
-    pip install ./packages/sasl-memcached -r packages/sasl-memcached/compare/requirements.txt
+    sudo apt-get install libmemcached-dev memcached sasl2-bin   # pylibmc is built against Debian's libmemcached
+    pip install ./packages/sasl-memcached -r packages/sasl-memcached/compare/requirements.txt \\
+        --no-binary pylibmc   # the pylibmc wheel bundles a libsasl2 that finds no SASL mechanisms
     DJANGO_TESTS_DIR=<Django's sources>/tests python packages/sasl-memcached/compare/compare.py
 
 Everything on loopback, against memcached servers this script starts: one with
-SASL for the two SASL backends, one without for PyMemcacheCache (it has no SASL).
-Prints a Markdown table and writes it to compare/results.md.
+SASL for the SASL backends, one without for PyMemcacheCache (it has no SASL).
+
+How the speed is measured, so that a figure does not hang on luck:
+
+* client CPU per call (user + system time of this process, over a batch of
+  calls) beside wall time per call: CPU is what a deployment pays, and swings
+  less than wall time on a busy machine;
+* on a machine with two cores or more, this process runs on one core and
+  every memcached thread on another, as a server on its own machine would:
+  otherwise a call's cost depends on whether the server's thread happened to
+  share the client's core;
+* each trial makes every backend anew (a new connection, and so another of
+  memcached's worker threads), in an order that rotates between trials; a
+  figure is the median over the trials, with their minimum and maximum;
+* ``--runs`` repeats all of it with fresh servers, and the ratios to
+  django-bmemcached are printed for each run.
+
+Prints Markdown tables and writes them to compare/results.md.
 """
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -18,6 +37,7 @@ import threading
 import time
 import uuid
 from datetime import date
+from importlib.metadata import version
 from pathlib import Path
 
 import django
@@ -31,15 +51,41 @@ from django.utils.module_loading import import_string  # noqa: E402
 from sasl_memcached.testing import SaslMemcached, free_port, run_djangos_memcached_tests  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+OURS = f"django-sasl-memcached {version('django-sasl-memcached')}"
+REFERENCE = f"django-bmemcached {version('django-bmemcached')}"
+
+
+class Backend:
+    def __init__(self, path: str, *, sasl: bool, **options):
+        self.path, self.sasl, self.options = path, sasl, options
+
+    def make(self, server: SaslMemcached, location: str | None = None, prefix: str = ""):
+        credentials = {"username": server.username, "password": server.password} if self.sasl else {}
+        return import_string(self.path)(
+            location or server.server, {"KEY_PREFIX": prefix, "OPTIONS": credentials | self.options}
+        )
+
+
 BACKENDS = {
-    "django-sasl-memcached 1.0.0": ("sasl_memcached.backend.BinaryMemcachedCache", True),
-    "django-bmemcached 0.3.0": ("django_bmemcached.memcached.BMemcached", True),
-    "Django PyMemcacheCache (no SASL)": ("django.core.cache.backends.memcached.PyMemcacheCache", False),
+    OURS: Backend("sasl_memcached.backend.BinaryMemcachedCache", sasl=True),
+    REFERENCE: Backend("django_bmemcached.memcached.BMemcached", sasl=True),
+    f"Django PyLibMCCache (pylibmc {version('pylibmc')}, SASL)": Backend(
+        "django.core.cache.backends.memcached.PyLibMCCache", sasl=True, binary=True
+    ),
+    "Django PyMemcacheCache (no SASL)": Backend("django.core.cache.backends.memcached.PyMemcacheCache", sasl=False),
 }
 # A request that waits this long on a hung server is reported as waiting at least this long.
 WAIT_LIMIT = 10.0
 LARGE = "".join(f"<li class='task'><span>Task {n}: {uuid.uuid4().hex}</span></li>" for n in range(330))[:23_000]
 SMALL = {"id": 7, "name": "a small value"}
+MANY = [f"many-{n}" for n in range(10)]
+OPERATIONS = {
+    "get 23 KB": lambda cache: cache.get("large"),
+    "set 23 KB": lambda cache: cache.set("large", LARGE),
+    "get small": lambda cache: cache.get("small"),
+    "set small": lambda cache: cache.set("small", SMALL),
+    "get_many 10 small": lambda cache: cache.get_many(MANY),
+}
 
 
 class Planted:
@@ -52,38 +98,63 @@ class Planted:
         return (open, (self.marker, "w"))
 
 
-def make(backend: str, server, sasl: bool, location: str | None = None):
-    options = {"username": server.username, "password": server.password} if sasl else {}
-    return import_string(backend)(location or server.server, {"OPTIONS": options})
-
-
-def contract(backend: str, server, django_tests: Path) -> str:
-    result = run_djangos_memcached_tests(django_tests, server, backend=backend)
+def contract(backend: Backend, server, django_tests: Path) -> str:
+    result = run_djangos_memcached_tests(django_tests, server, backend=backend.path)
     return f"{result.passed} of {result.ran - result.skipped}"
 
 
-def median_us(operation, rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        operation()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e6
+def pin(server: SaslMemcached) -> bool:
+    """This process on the first core, every thread of the server on the second."""
+    if (os.cpu_count() or 1) < 2:
+        return False
+    os.sched_setaffinity(0, {0})
+    for thread in os.listdir(f"/proc/{server.process.pid}/task"):
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(thread), {1})
+    return True
 
 
-def latencies(cache, rounds: int) -> dict[str, float]:
+def fill(cache) -> None:
     cache.set("large", LARGE)
     cache.set("small", SMALL)
-    many = [f"many-{n}" for n in range(10)]
-    cache.set_many(dict.fromkeys(many, SMALL))
-    assert cache.get("large") == LARGE and cache.get("small") == SMALL
-    return {
-        "get 23 KB": median_us(lambda: cache.get("large"), rounds),
-        "set 23 KB": median_us(lambda: cache.set("large", LARGE), rounds),
-        "get small": median_us(lambda: cache.get("small"), rounds),
-        "set small": median_us(lambda: cache.set("small", SMALL), rounds),
-        "get_many 10 small": median_us(lambda: cache.get_many(many), rounds),
-    }
+    cache.set_many(dict.fromkeys(MANY, SMALL))
+    assert cache.get("large") == LARGE and cache.get("small") == SMALL and len(cache.get_many(MANY)) == 10
+
+
+class Figures:
+    """Per operation, each trial's CPU and wall microseconds per call."""
+
+    def __init__(self):
+        self.cpu: dict[str, list[float]] = {name: [] for name in OPERATIONS}
+        self.wall: dict[str, list[float]] = {name: [] for name in OPERATIONS}
+
+    def measure(self, cache, calls: int) -> None:
+        for name, operation in OPERATIONS.items():
+            operation(cache)  # the first call of a kind may set something up
+            cpu, wall = time.process_time(), time.perf_counter()
+            for _ in range(calls):
+                operation(cache)
+            self.cpu[name].append((time.process_time() - cpu) / calls * 1e6)
+            self.wall[name].append((time.perf_counter() - wall) / calls * 1e6)
+
+    def add(self, other: "Figures") -> None:
+        for name in OPERATIONS:
+            self.cpu[name] += other.cpu[name]
+            self.wall[name] += other.wall[name]
+
+
+def speed_run(servers: dict[bool, SaslMemcached], trials: int, calls: int) -> dict[str, Figures]:
+    figures = {name: Figures() for name in BACKENDS}
+    names = list(BACKENDS)
+    for trial in range(trials):
+        for name in names[trial % len(names) :] + names[: trial % len(names)]:
+            backend = BACKENDS[name]
+            cache = backend.make(servers[backend.sasl], prefix=f"trial-{trial}")
+            fill(cache)
+            figures[name].measure(cache, calls)
+            with contextlib.suppress(Exception):
+                cache._cache.disconnect_all()
+    return figures
 
 
 def request_wait(cache) -> tuple[float, float]:
@@ -112,10 +183,10 @@ def request_wait(cache) -> tuple[float, float]:
     return waits[0], waits[1]
 
 
-def runs_planted_code(cache, server, backend: str) -> bool:
+def runs_planted_code(cache, server, backend: Backend) -> bool:
     marker = Path(tempfile.mkdtemp()) / "planted-code-ran"
     key = cache.make_key("planted")
-    if backend.endswith("PyMemcacheCache"):
+    if not backend.sasl:
         from pymemcache import serde
         from pymemcache.client.base import Client
 
@@ -136,45 +207,110 @@ def seconds(value: float) -> str:
     return f"over {WAIT_LIMIT:.0f} s (no timeout)" if value == float("inf") else f"{value:.3f} s"
 
 
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.0f} ({min(values):.0f}–{max(values):.0f})"
+
+
+def faults_and_safety(backend: Backend, server: SaslMemcached) -> dict[str, str]:
+    row = {}
+    dead = backend.make(server, location=f"127.0.0.1:{free_port()}")
+    first, second = request_wait(dead)
+    row["5 reads, server dead: first request / the next"] = f"{seconds(first)} / {seconds(second)}"
+    hung_server = SaslMemcached(sasl=backend.sasl).start()
+    try:
+        hung = backend.make(hung_server)
+        hung.get("warm-up")  # connected and logged in, then the server stops answering
+        hung_server.pause()
+        first, second = request_wait(hung)
+        row["5 reads, server hung: first request / the next"] = f"{seconds(first)} / {seconds(second)}"
+    finally:
+        hung_server.cleanup()
+    planted = runs_planted_code(backend.make(server), server, backend)
+    row["a planted pickle runs code"] = "yes" if planted else "no"
+    return row
+
+
+def table(rows: dict[str, dict[str, str]]) -> str:
+    names = list(rows)
+    lines = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines += [f"| {what} | " + " | ".join(rows[name][what] for name in names) + " |" for what in rows[names[0]]]
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=2000, help="operations per latency figure (median)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of the speed trials, each on fresh servers")
+    parser.add_argument("--trials", type=int, default=15, help="trials a run: every backend anew, order rotated")
+    parser.add_argument("--calls", type=int, default=300, help="calls of each operation a trial")
     args = parser.parse_args()
     django_tests = Path(os.environ.get("DJANGO_TESTS_DIR", ""))
     if not (django_tests / "runtests.py").is_file():
         sys.exit("DJANGO_TESTS_DIR must name the tests/ folder of Django's source distribution")
-    with_sasl, plain = SaslMemcached().start(), SaslMemcached(sasl=False).start()
-    rows: dict[str, dict[str, str]] = {}
+
+    rows: dict[str, dict[str, str]] = {name: {} for name in BACKENDS}
+    servers = {True: SaslMemcached().start(), False: SaslMemcached(sasl=False).start()}
     try:
-        for name, (backend, sasl) in BACKENDS.items():
-            server = with_sasl if sasl else plain
-            print(f"{name} ...", flush=True)
-            row = {"Django's memcached contract tests passed": contract(backend, server, django_tests)}
-            cache = make(backend, server, sasl)
-            measured = latencies(cache, args.rounds)
-            row |= {f"{what} (µs, median of {args.rounds})": f"{us:.0f}" for what, us in measured.items()}
-            dead = make(backend, server, sasl, location=f"127.0.0.1:{free_port()}")
-            first, second = request_wait(dead)
-            row["5 reads, server dead: first request / the next"] = f"{seconds(first)} / {seconds(second)}"
-            hung_server = SaslMemcached(sasl=sasl).start()
-            hung = make(backend, hung_server, sasl)
-            hung.get("warm-up")  # connected and logged in, then the server stops answering
-            hung_server.pause()
-            first, second = request_wait(hung)
-            row["5 reads, server hung: first request / the next"] = f"{seconds(first)} / {seconds(second)}"
-            hung_server.cleanup()
-            row["a planted pickle runs code"] = "yes" if runs_planted_code(cache, server, backend) else "no"
-            rows[name] = row
+        for name, backend in BACKENDS.items():
+            print(f"{name}: Django's contract tests ...", flush=True)
+            rows[name]["Django's memcached contract tests passed"] = contract(
+                backend, servers[backend.sasl], django_tests
+            )
     finally:
-        with_sasl.cleanup()
-        plain.cleanup()
-    names = list(rows)
-    lines = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    lines += [f"| {what} | " + " | ".join(rows[name][what] for name in names) + " |" for what in rows[names[0]]]
+        for server in servers.values():
+            server.cleanup()
+
+    total = {name: Figures() for name in BACKENDS}
+    ratios: list[dict[str, float]] = []
+    pinned = False
+    for run in range(args.runs):
+        print(f"speed, run {run + 1} of {args.runs} ...", flush=True)
+        servers = {True: SaslMemcached().start(), False: SaslMemcached(sasl=False).start()}
+        try:
+            pinned = all([pin(server) for server in servers.values()])
+            figures = speed_run(servers, args.trials, args.calls)
+        finally:
+            for server in servers.values():
+                server.cleanup()
+        for name in BACKENDS:
+            total[name].add(figures[name])
+        ratios.append(
+            {
+                what: statistics.median(figures[OURS].cpu[what]) / statistics.median(figures[REFERENCE].cpu[what])
+                for what in OPERATIONS
+            }
+        )
+    os.sched_setaffinity(0, range(os.cpu_count() or 1))
+
+    for name in BACKENDS:
+        for what in OPERATIONS:
+            rows[name][f"{what}: CPU µs a call"] = spread(total[name].cpu[what])
+            rows[name][f"{what}: wall µs a call"] = spread(total[name].wall[what])
+
+    servers = {True: SaslMemcached().start(), False: SaslMemcached(sasl=False).start()}
+    try:
+        for name, backend in BACKENDS.items():
+            print(f"{name}: faults ...", flush=True)
+            rows[name] |= faults_and_safety(backend, servers[backend.sasl])
+    finally:
+        for server in servers.values():
+            server.cleanup()
+
+    ratio_lines = [f"| {what} | " + " | ".join(f"{run[what]:.2f}" for run in ratios) + " |" for what in OPERATIONS]
+    runs_header = "| CPU a call, ÷ " + REFERENCE + " | " + " | ".join(f"run {n + 1}" for n in range(len(ratios)))
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    placement = "client and servers on cores of their own" if pinned else "client and servers sharing the cores"
     text = (
         f"Measured {date.today().isoformat()} by compare/compare.py ({machine}, Django {django.__version__};"
-        " loopback):\n\n" + "\n".join(lines) + "\n"
+        f" loopback, {placement}). Speed: median of {args.runs} runs × {args.trials} trials of {args.calls} calls"
+        " each (min–max over the trials), every backend made anew each trial.\n\n"
+        + table(rows)
+        + f"\n\n{OURS}'s CPU a call over {REFERENCE}'s, each run (the median of its trials):\n\n"
+        + runs_header
+        + " |\n|---|"
+        + "---|" * len(ratios)
+        + "\n"
+        + "\n".join(ratio_lines)
+        + "\n"
     )
     (HERE / "results.md").write_text(text)
     print("\n" + text)

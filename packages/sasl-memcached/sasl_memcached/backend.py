@@ -18,13 +18,14 @@ that library it:
 import collections
 import functools
 import logging
+import re
 import ssl
 from typing import NamedTuple
 
 import bmemcached
 from bmemcached.exceptions import MemcachedException
 from django.conf import settings
-from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, MEMCACHE_MAX_KEY_LENGTH
 from django.core.cache.backends.memcached import BaseMemcachedCache
 from django.utils.functional import cached_property
 
@@ -71,6 +72,11 @@ def _tls_context(tls: bool, ca_file: str | None) -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=ca_file) if tls else None
 
 
+# The keys memcached cannot store, as Django's own check finds them (which is slower: a lazy regex and a
+# generator every call); a key this matches gets Django's check and its message.
+_UNSAFE_KEY = re.compile(r"[\x00-\x20\x7f]")
+
+
 def _key_missing(key):
     raise ValueError(f"Key '{key}' not found")
 
@@ -97,6 +103,10 @@ class BinaryMemcachedCache(BaseMemcachedCache):
         # The TLS context is made with the client, not with the backend: Django's own start-up checks
         # make every cache, and a CA file that is not there must be their error (checks.py), not a crash.
         return self._class(self.client_servers, **self._options, tls_context=_tls_context(*self._tls))
+
+    def validate_key(self, key):
+        if len(key) > MEMCACHE_MAX_KEY_LENGTH or _UNSAFE_KEY.search(key):
+            super().validate_key(key)
 
     def get_backend_timeout(self, timeout=DEFAULT_TIMEOUT):
         expiry = super().get_backend_timeout(timeout)

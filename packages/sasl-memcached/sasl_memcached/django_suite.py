@@ -26,6 +26,8 @@ params = {
         if value
     },
 }
+if BACKEND.endswith("PyLibMCCache"):
+    params["OPTIONS"]["binary"] = True  # libmemcached speaks SASL over the binary protocol only
 
 
 @override_settings(CACHES=caches_setting_for_tests(base=params, exclude=memcached_excluded_caches))
@@ -34,12 +36,16 @@ class MemcachedBackendTests(BaseMemcachedTests, TestCase):
     # A deliberate difference from Django's default for memcached: this backend (and
     # django-bmemcached) keeps its connection and SASL handshake across requests, as
     # Django's PyLibMCCache does, instead of reconnecting for every request.
-    should_disconnect_on_close = BACKEND.startswith("django.core.")
+    # Django's PyLibMCCache keeps it too (libmemcached manages its connections).
+    should_disconnect_on_close = BACKEND.endswith("PyMemcacheCache")
 
     @property
     def incr_decr_type_error(self):
-        if BACKEND.endswith("PyMemcacheCache"):  # as Django's own PyMemcacheCacheTests expect
-            from django.core.cache import cache
+        from django.core.cache import cache
 
+        # As Django's own PyMemcacheCacheTests and PyLibMCCacheTests expect.
+        if BACKEND.endswith("PyMemcacheCache"):
             return cache._lib.exceptions.MemcacheClientError
+        if BACKEND.endswith("PyLibMCCache"):
+            return cache._lib.ClientError
         return super().incr_decr_type_error
