@@ -208,7 +208,7 @@ def seconds(value: float) -> str:
 
 
 def spread(values: list[float]) -> str:
-    return f"{statistics.median(values):.0f} ({min(values):.0f}–{max(values):.0f})"
+    return f"{statistics.median(values):.0f} ({min(values):.0f} to {max(values):.0f})"
 
 
 def faults_and_safety(backend: Backend, server: SaslMemcached) -> dict[str, str]:
@@ -301,8 +301,8 @@ def main() -> int:
     placement = "client and servers on cores of their own" if pinned else "client and servers sharing the cores"
     text = (
         f"Measured {date.today().isoformat()} by compare/compare.py ({machine}, Django {django.__version__};"
-        f" loopback, {placement}). Speed: median of {args.runs} runs × {args.trials} trials of {args.calls} calls"
-        " each (min–max over the trials), every backend made anew each trial.\n\n"
+        f" loopback, {placement}). Speed: median of {args.runs} runs of {args.trials} trials of {args.calls} calls"
+        " each (lowest to highest trial), every backend made anew each trial.\n\n"
         + table(rows)
         + f"\n\n{OURS}'s CPU a call over {REFERENCE}'s, each run (the median of its trials):\n\n"
         + runs_header
