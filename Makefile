@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 PORT ?= 8000
 STACK_PORT ?= 8080
 
-.PHONY: help install system-packages run superuser stack test test-fast package lint format clean bench bench-quick chaos chaos-quick
+.PHONY: help install system-packages run superuser stack test test-fast package package-test lint format clean bench bench-quick chaos chaos-quick
 
 # Debian packages the tests start themselves (memcached with SASL, nginx for make stack's test,
 # Chromium for the browser tests); installed when missing, as root on Debian or Ubuntu.
@@ -17,7 +17,10 @@ help:
 # The memcached backend is a package of this repository (packages/sasl-memcached); requirements.txt
 # installs it from there. Installed, not linked: a change to its sources installs it again.
 PACKAGE_DIR := packages/sasl-memcached
-PACKAGE_SOURCES := $(PACKAGE_DIR)/pyproject.toml $(wildcard $(PACKAGE_DIR)/sasl_memcached/*.py)
+PACKAGE_SOURCES := $(PACKAGE_DIR)/pyproject.toml $(wildcard $(PACKAGE_DIR)/src/sasl_memcached/*.py)
+# The package's test matrix needs Python 3.10 to 3.13: pyenv's, put on PATH as python3.10 ... python3.13.
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+MATRIX_PYTHONS := $(shell ls -d $(PYENV_ROOT)/versions/3.1[0-3].*/bin 2>/dev/null | tr '\n' ':')
 
 # What running the app needs; the test and lint tools come on top, for make test.
 $(VENV)/.runtime-installed: requirements.txt $(PACKAGE_SOURCES)
@@ -58,27 +61,24 @@ stack: $(VENV)/.runtime-installed system-packages
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 	$(PYTHON) -m testsupport.stack --port $(STACK_PORT)
 
-## Every test, against PostgreSQL (127.0.0.1:5432) and a SASL memcached it starts itself; then the package's
-test: install system-packages $(VENV)/django-tests/.unpacked
+## Every test: the app's, against PostgreSQL (127.0.0.1:5432) and a SASL memcached; then the backend's matrix
+test: install system-packages
 	$(PYTHON) -m pytest
-	cd $(PACKAGE_DIR) && DJANGO_TESTS_DIR=$(CURDIR)/$(VENV)/django-tests/tests $(CURDIR)/$(PYTHON) -m pytest
+	$(MAKE) package-test
 
-## The memcached backend's wheel and source distribution, in packages/sasl-memcached/dist
+## The memcached backend's tests on every pair of Python (3.10-3.13) and Django (5.2, 6.0, 6.1), from its wheel
+package-test: install system-packages
+	cd $(PACKAGE_DIR) && PATH="$(MATRIX_PYTHONS)$$PATH" $(CURDIR)/$(VENV)/bin/nox
+
+## The memcached backend's wheel and source distribution, in packages/sasl-memcached/dist, checked by twine
 package: install
+	rm -rf $(PACKAGE_DIR)/dist
 	$(PYTHON) -m build --outdir $(PACKAGE_DIR)/dist $(PACKAGE_DIR)
+	$(PYTHON) -m twine check --strict $(PACKAGE_DIR)/dist/*
 
 ## The tests that need no server (forms, views, bad input, CSRF, the chaos judge), on SQLite: under a minute
 test-fast: install
 	TASKLIST_TEST_SERVERS=none $(PYTHON) -m pytest -m fast -p no:cacheprovider
-
-# Django's own cache tests, from its source distribution (see requirements-django-tests.txt).
-$(VENV)/django-tests/.unpacked: $(VENV)/.installed requirements-django-tests.txt
-	rm -rf $(VENV)/django-tests && mkdir -p $(VENV)/django-tests
-	$(PYTHON) -m pip download --quiet --no-deps --no-binary :all: --require-hashes \
-		-r requirements-django-tests.txt -d $(VENV)/django-tests
-	tar xzf $(VENV)/django-tests/django-*.tar.gz -C $(VENV)/django-tests --strip-components=1 --wildcards '*/tests'
-	rm $(VENV)/django-tests/django-*.tar.gz
-	touch $@
 
 ## The benchmark (see docs/bench.md): make bench (about 10 minutes), or make bench-quick (about 3)
 bench: $(VENV)/.bench-installed
