@@ -78,6 +78,11 @@ def _tls_context(tls: bool, ca_file: str | None) -> ssl.SSLContext | None:
 _UNSAFE_KEY = re.compile(r"[\x00-\x20\x7f]")
 
 
+# Options python-binary-memcached and django-bmemcached take that would change how values are stored;
+# here the codec (values.py) decides that alone. Dropped, and named by the start-up check W002.
+IGNORED_OPTIONS = frozenset({"compression", "pickle_protocol", "pickler", "unpickler", "raw_data"})
+
+
 def _key_missing(key):
     raise ValueError(f"Key '{key}' not found")
 
@@ -87,7 +92,7 @@ class BinaryMemcachedCache(BaseMemcachedCache):
 
     def __init__(self, server, params):
         super().__init__(server, params, library=bmemcached, value_not_found_exception=ValueError)
-        options = dict(self._options)
+        options = {name: value for name, value in self._options.items() if name not in IGNORED_OPTIONS}
         self._class = Client
         self._tls = (options.pop("tls", False), options.pop("tls_ca_file", None))
         self._options = {

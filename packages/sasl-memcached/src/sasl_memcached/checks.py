@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.cache import caches
 
-from sasl_memcached.backend import BinaryMemcachedCache
+from sasl_memcached.backend import IGNORED_OPTIONS, BinaryMemcachedCache
 
 BACKEND = f"{BinaryMemcachedCache.__module__}.{BinaryMemcachedCache.__qualname__}"
 
@@ -27,6 +27,20 @@ def tls_options(app_configs=None, **kwargs):
         checks.Error(f"cache {alias!r}: {problem}", id="sasl_memcached.E002")
         for alias, config in settings.CACHES.items()
         if config.get("BACKEND") == BACKEND and (problem := _tls_problem(config.get("OPTIONS", {})))
+    ]
+
+
+@checks.register(checks.Tags.caches)
+def ignored_options(app_configs=None, **kwargs):
+    """Options carried over from django-bmemcached that this backend does not use, named rather than ignored."""
+    return [
+        checks.Warning(
+            f"cache {alias!r}: OPTIONS {', '.join(sorted(names))} have no effect with this backend",
+            hint="Values are always pickled, signed, and above 1 KB compressed with Zstandard; remove these options.",
+            id="sasl_memcached.W002",
+        )
+        for alias, config in settings.CACHES.items()
+        if config.get("BACKEND") == BACKEND and (names := IGNORED_OPTIONS & set(config.get("OPTIONS", {})))
     ]
 
 
