@@ -1,10 +1,11 @@
-"""The binary-protocol commands python-binary-memcached lacks, and its connection handling.
+"""The binary-protocol commands python-binary-memcached lacks, a leaner ``get``, and its connection handling.
 
 Everything here reaches into python-binary-memcached's private methods
-(``_send``, ``_get_response``, ``_get_server``, ``_open_connection``,
-``_connection_error``) and its ``reconnects_deferred_until`` attribute; keeping
-them in this one module means an upgrade of that library is checked here and
-nowhere else (requirements.txt pins it).
+(``_send``, ``_get_response``, ``_read_socket``, ``_get_server``,
+``_open_connection``, ``_connection_error``) and its ``connection`` and
+``reconnects_deferred_until`` attributes; keeping them in this one module
+means an upgrade of that library is checked here and nowhere else
+(pyproject.toml pins its minor version).
 """
 
 import logging
