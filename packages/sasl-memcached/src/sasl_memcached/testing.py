@@ -184,7 +184,23 @@ class SaslMemcached:
             client.flush_all()
 
     def pause(self) -> None:
+        """Freeze the server (SIGSTOP), and return only once every one of its threads has stopped:
+        the signal is delivered asynchronously, and a thread still running could answer one more request."""
         self.process.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while not self._all_threads_stopped():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"memcached {self.server} did not stop within 5 s of SIGSTOP")
+            time.sleep(0.001)
+
+    def _all_threads_stopped(self) -> bool:
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        states = []
+        for task in tasks.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                # The state follows the command name, which is in parentheses: "pid (comm) T ...".
+                states.append((task / "stat").read_text().rpartition(")")[2].split()[0])
+        return bool(states) and all(state == "T" for state in states)
 
     def resume(self) -> None:
         self.process.send_signal(signal.SIGCONT)
