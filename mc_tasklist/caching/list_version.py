@@ -3,9 +3,7 @@
 Read less than TASKLIST_VERSION_WINDOW before use (timed from before the query is sent, on this process's
 monotonic clock), while every write answers a window after its commit (invalidation.py): so a read that
 starts after a write's answer uses a version read after its commit, in any process. Without the database,
-the newest versions published in the cache, or else this process's newest: a writer publishes its write's
-before it answers, and a process publishes every newer version it reads before it uses it (so a write that
-committed but was not acknowledged, and is shown by one process, is not taken back by another).
+the newest versions a writer published in the cache before its answer, or else this process's newest.
 """
 
 import logging
@@ -93,15 +91,13 @@ class ListVersions:
                 return self._without_database()
             self._database_answered = True
             self._outage.succeeded()
-            if reading is None or versions > reading.versions:
-                publish(versions)  # before any thread of this process can show them
             self._reading = _Reading(versions, started)
             return versions
         finally:
             self._lock.release()
 
     def _without_database(self) -> Versions:
-        """The newest versions published (by writers, and by processes that read them), or this process's newest.
+        """The newest versions a writer published before its answer, or this process's newest.
 
         Not kept as a reading: a write that committed before this look may publish after it.
         """
@@ -110,7 +106,7 @@ class ListVersions:
         if isinstance(published, tuple) and len(published) == 2:
             known.append(Versions(*published))
         if not known:
-            raise OperationalError("the list's version cannot be read, and none was published")
+            raise OperationalError("the list's version cannot be read, and no writer published one")
         return max(known)
 
 
