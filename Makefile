@@ -20,7 +20,7 @@ PACKAGE_DIR := packages/sasl-memcached
 PACKAGE_SOURCES := $(PACKAGE_DIR)/pyproject.toml $(wildcard $(PACKAGE_DIR)/src/sasl_memcached/*.py)
 # The package's test matrix needs Python 3.10 to 3.13: pyenv's, put on PATH as python3.10 ... python3.13.
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
-MATRIX_PYTHONS := $(shell ls -d $(PYENV_ROOT)/versions/3.1[0-3].*/bin 2>/dev/null | tr '\n' ':')
+MATRIX_PYTHONS = $(shell ls -d $(PYENV_ROOT)/versions/3.1[0-3].*/bin 2>/dev/null | tr '\n' ':')
 
 # What running the app needs; the test and lint tools come on top, for make test.
 $(VENV)/.runtime-installed: requirements.txt $(PACKAGE_SOURCES)

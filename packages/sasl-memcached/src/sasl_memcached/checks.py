@@ -21,12 +21,19 @@ def _tls_problem(options: dict) -> str | None:
     return None
 
 
+def _options_of_this_backends_caches():
+    """(alias, OPTIONS) of every cache in the settings that uses this backend."""
+    for alias, config in settings.CACHES.items():
+        if config.get("BACKEND") == BACKEND:
+            yield alias, config.get("OPTIONS", {})
+
+
 @checks.register(checks.Tags.caches)
 def tls_options(app_configs=None, **kwargs):
     return [
         checks.Error(f"cache {alias!r}: {problem}", id="sasl_memcached.E002")
-        for alias, config in settings.CACHES.items()
-        if config.get("BACKEND") == BACKEND and (problem := _tls_problem(config.get("OPTIONS", {})))
+        for alias, options in _options_of_this_backends_caches()
+        if (problem := _tls_problem(options))
     ]
 
 
@@ -39,8 +46,8 @@ def ignored_options(app_configs=None, **kwargs):
             hint="Values are always pickled, signed, and above 1 KB compressed with Zstandard; remove these options.",
             id="sasl_memcached.W002",
         )
-        for alias, config in settings.CACHES.items()
-        if config.get("BACKEND") == BACKEND and (names := IGNORED_OPTIONS & set(config.get("OPTIONS", {})))
+        for alias, options in _options_of_this_backends_caches()
+        if (names := IGNORED_OPTIONS & set(options))
     ]
 
 

@@ -101,8 +101,7 @@ class ServerConnection(Protocol):
     def get(self, key: str) -> tuple[object, int | None]:
         """``(value, cas)``, ``(None, None)`` for a miss: bmemcached's ``get`` without its logging and
         look-ups, the command a cached page costs."""
-        keybytes = key.encode()
-        self._send(_HEADER.pack(0x80, _OPCODE["get"], len(keybytes), 0, 0, 0, len(keybytes), 0, 0) + keybytes)
+        self._send(self._message("get", key))
         response = self._get_response()
         status, cas, body = response[5], response[8], response[9]
         if status == self.STATUS["success"]:
@@ -177,17 +176,8 @@ class ServerConnection(Protocol):
 
     def _message(self, command: str, key: str = "", extras: bytes = b"") -> bytes:
         keybytes = key.encode()
-        header = struct.pack(
-            self.HEADER_STRUCT,
-            self.MAGIC["request"],
-            _OPCODE[command],
-            len(keybytes),
-            len(extras),
-            0,
-            0,
-            len(extras) + len(keybytes),
-            0,
-            0,
+        header = _HEADER.pack(
+            self.MAGIC["request"], _OPCODE[command], len(keybytes), len(extras), 0, 0, len(extras) + len(keybytes), 0, 0
         )
         return header + extras + keybytes
 

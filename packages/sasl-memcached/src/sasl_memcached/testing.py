@@ -227,12 +227,10 @@ def run_djangos_memcached_tests(
     server: "SaslMemcached",
     *,
     backend: str = "sasl_memcached.backend.BinaryMemcachedCache",
-    python: str | None = None,
-    pythonpath: str = "",
 ) -> SuiteResult:
     """Run Django's ``BaseMemcachedTests`` (tests/cache/tests.py of an unpacked Django source
     distribution, ``django_tests`` its tests/ folder) against ``backend`` on ``server``, with
-    Django's runtests.py and ``python`` (this interpreter by default)."""
+    Django's runtests.py and this interpreter (the package and Django as it has them installed)."""
     link = Path(django_tests) / "cache" / "test_sasl_memcached.py"
     link.unlink(missing_ok=True)
     link.symlink_to(Path(__file__).with_name("django_suite.py"))
@@ -240,11 +238,9 @@ def run_djangos_memcached_tests(
     env |= {"SASL_MEMCACHED_BACKEND": backend, "SASL_MEMCACHED_LOCATION": server.server}
     if server.sasl:
         env |= {"SASL_MEMCACHED_USERNAME": server.username, "SASL_MEMCACHED_PASSWORD": server.password}
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
     result = subprocess.run(
         [
-            python or sys.executable,
+            sys.executable,
             "runtests.py",
             "--settings=test_sqlite",
             "--parallel=1",
