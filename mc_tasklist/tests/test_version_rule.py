@@ -97,9 +97,12 @@ def test_a_frozen_memcached_resumed_holding_entries_from_before_a_write_serves_n
 
 def test_a_process_copy_of_a_page_is_never_served_after_a_write_acknowledged_elsewhere(instances):
     first, second = instances(TASKLIST_X_CACHE_HEADER="True")
-    warm(second)
-    served = {Visitor(second.port).get("/").headers["X-Cache"] for _ in range(READS)}
-    assert served == {"page=process-hit"}, "every worker of the reading instance holds its copy"
+    # Which worker takes a new connection is up to them: read until READS reads in a row come from a
+    # worker's own copy (a worker that had none answers from memcached once, and keeps one).
+    served = []
+    while served[-READS:] != ["page=process-hit"] * READS:
+        assert len(served) < 20 * READS, f"every worker of the reading instance holds its copy: {served}"
+        served.append(Visitor(second.port).get("/").headers["X-Cache"])
     for round_number in range(5):
         name = f"acknowledged elsewhere {round_number}"
         assert Visitor(first.port).post("/add", {"name": name}).status == 302
